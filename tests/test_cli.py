@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from zenbench.cli import app
+
+runner = CliRunner()
+
+
+def test_inspect_zoo_model_json_totals_match_library() -> None:
+    from zenbench import get_zoo_model
+
+    result = runner.invoke(app, ["inspect", "zennet_cifar10_model_size1M_res32", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    m = get_zoo_model("zennet_cifar10_model_size1M_res32")
+    counts = m.spec.counts(32, 10)
+    assert (data["macs"], data["params"], data["layers"]) == (counts.macs, counts.params, 18)
+    assert len(data["blocks"]) == len(m.spec.blocks)
+    assert data["blocks"][-1]["out_resolution"] == 4
+
+
+def test_inspect_table_says_macs() -> None:
+    result = runner.invoke(app, ["inspect", "SuperConvK3BNRELU(3,32,2,1)SuperResK3K3(32,64,2,32,1)"])
+    assert result.exit_code == 0, result.output
+    assert "multiply-accumulates" in result.stdout
+
+
+def test_inspect_reads_a_file(tmp_path) -> None:
+    path = tmp_path / "best_structure.txt"
+    path.write_text("SuperConvK3BNRELU(3,32,2,1)SuperResK3K3(32,64,2,32,1)\n")
+    result = runner.invoke(app, ["inspect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["structure"].startswith("SuperConvK3BNRELU(3,32,2,1)")
+
+
+def test_malformed_structure_is_one_clear_error() -> None:
+    result = runner.invoke(app, ["inspect", "SuperConvK3BNRELU(3,32,3,1)"])
+    assert result.exit_code == 2
+    assert "offset 23" in result.stderr and "stride" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_zoo_lists_all_models_with_published_and_computed() -> None:
+    result = runner.invoke(app, ["zoo", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 15
+    assert all(r["macs"] > 0 and r["published"]["params"] > 0 for r in rows)

@@ -1,0 +1,171 @@
+"""The ``zenbench`` command line: parse, call the library, render for people or ``--json``.
+
+Every user-facing failure is a :class:`ZenbenchError`; it is printed as one clear message
+(exit code 2) instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from zenbench.errors import ZenbenchError
+
+app = typer.Typer(
+    name="zenbench",
+    help=(
+        "Hardware-aware latency benchmarking and zero-shot NAS (Zen-NAS) for CNNs.\n\n"
+        "Networks are given as a ZenNet zoo name (see `zenbench zoo`), a structure string such as "
+        "'SuperConvK3BNRELU(3,32,2,1)SuperResK1K5K1(32,64,2,32,2)SuperConvK1BNRELU(64,512,1,1)', "
+        "or a file whose first line is one. FLOPs are multiply-accumulates (MACs), as in the paper."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Tables are wide; when output goes to a pipe or file, do not squeeze them to 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=200)
+err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+def friendly_errors(func: F) -> F:
+    """Turn a ZenbenchError into one red message and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ZenbenchError as error:
+            err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def human(value: float, unit: str = "") -> str:
+    """3 significant digits with a k/M/G suffix: 1.75G, 30.1M."""
+    for threshold, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= threshold:
+            return f"{value / threshold:.3g}{suffix}{unit}"
+    return f"{value:.3g}{unit}"
+
+
+@app.command()
+@friendly_errors
+def inspect(
+    network: Annotated[str, typer.Argument(help="Zoo name, structure string, or file holding one.")],
+    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")] = None,
+    num_classes: Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")] = None,
+    se: Annotated[bool | None, typer.Option("--se/--no-se", help="Count SE blocks (default: as the zoo model).")] = None,
+    convention: Annotated[str, typer.Option(help="'exact' (the built module) or 'paper' (the Zen-NAS code's counters).")] = "exact",
+    json_out: JsonOption = False,
+) -> None:
+    """Per-block table of a network: type, channels, stride, sub-layers, resolution, MACs, params."""
+    from zenbench.models import resolve_network
+
+    net = resolve_network(network)
+    res = resolution or net.resolution
+    classes = net.num_classes if num_classes is None else num_classes
+    use_se = net.use_se if se is None else se
+    shapes = net.spec.block_shapes(res, se=use_se, convention=convention)  # type: ignore[arg-type]
+    total = net.spec.counts(res, classes, se=use_se, convention=convention)  # type: ignore[arg-type]
+    head_macs = net.spec.out_channels * classes
+    if json_out:
+        print_json({
+            "name": net.name,
+            "structure": str(net.spec),
+            "resolution": res,
+            "num_classes": classes,
+            "use_se": use_se,
+            "convention": convention,
+            "macs": total.macs,
+            "params": total.params,
+            "layers": total.layers,
+            "blocks": [
+                {"index": s.index, "type": s.block.type, "in": s.block.in_channels, "out": s.block.out_channels,
+                 "stride": s.block.stride, "bottleneck": s.block.bottleneck, "sub_layers": s.block.sub_layers,
+                 "in_resolution": s.in_resolution, "out_resolution": s.out_resolution, "macs": s.macs,
+                 "params": s.params}
+                for s in shapes
+            ],
+        })
+        return
+    table = Table(title=f"{net.name if net.source != 'string' else 'network'} @ {res}x{res}, "
+                        f"{classes} classes, SE {'on' if use_se else 'off'}, {convention} count",
+                  title_justify="left")
+    for col in ("#", "type", "in", "out", "stride", "bottleneck", "sub-layers", "out res", "MACs", "params"):
+        table.add_column(col, justify="left" if col == "type" else "right", no_wrap=col == "type")
+    for s in shapes:
+        b = s.block
+        table.add_row(str(s.index), b.type, str(b.in_channels), str(b.out_channels), str(b.stride),
+                      "-" if b.bottleneck is None else str(b.bottleneck), str(b.sub_layers),
+                      f"{s.out_resolution}x{s.out_resolution}", human(s.macs), human(s.params))
+    if classes:
+        table.add_row("", "GAP + Linear", str(net.spec.out_channels), str(classes), "", "", "", "1x1",
+                      human(head_macs), human(net.spec.out_channels * classes + classes))
+    table.add_section()
+    table.add_row("", "total", "", "", "", "", f"{total.layers} layers", "", human(total.macs), human(total.params))
+    console.print(table)
+    console.print(f"MACs = multiply-accumulates (the paper's 'FLOPs'): {total.macs:,}; params: {total.params:,}; "
+                  f"layers (sum of sub-layers, the paper's max_layers count): {total.layers}")
+
+
+@app.command()
+@friendly_errors
+def zoo(
+    pattern: Annotated[str, typer.Argument(help="Glob over model names, e.g. '*cifar10_*'.")] = "*",
+    json_out: JsonOption = False,
+) -> None:
+    """The ZenNet models with their published figures beside the counts computed here."""
+    from zenbench.zoo import get_zoo_model, list_models
+
+    rows = []
+    for name in list_models(pattern):
+        m = get_zoo_model(name)
+        exact = m.spec.counts(m.resolution, m.num_classes, se=m.use_se)
+        paper = m.spec.counts(m.resolution, m.num_classes, se=m.use_se, convention="paper")
+        rows.append({
+            "name": name, "resolution": m.resolution, "num_classes": m.num_classes, "use_se": m.use_se,
+            "layers": exact.layers, "macs": exact.macs, "params": exact.params,
+            "paper_macs": paper.macs, "paper_params": paper.params, "published": m.published,
+            "structure": m.structure,
+        })
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title="ZenNet zoo: published vs computed (MACs = multiply-accumulates)", title_justify="left")
+    for col in ("name", "res", "SE", "layers", "MACs pub.", "MACs exact", "MACs paper", "params pub.",
+                "params exact", "params paper", "top-1 pub."):
+        table.add_column(col, justify="left" if col == "name" else "right", no_wrap=col == "name")
+    for r in rows:
+        pub = r["published"]
+        top1 = pub.get("top1", pub.get("top1_imagenet"))
+        table.add_row(r["name"], str(r["resolution"]), "yes" if r["use_se"] else "no", str(r["layers"]),
+                      human(pub.get("flops_macs", float("nan"))), human(r["macs"]), human(r["paper_macs"]),
+                      human(pub.get("params", float("nan"))), human(r["params"]), human(r["paper_params"]),
+                      f"{top1:.1f}" if top1 is not None else "-")
+    console.print(table)
+    console.print("'exact': the built module (torch's FLOP counter agrees); 'paper': the Zen-NAS code's counters.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
