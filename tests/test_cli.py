@@ -49,3 +49,22 @@ def test_zoo_lists_all_models_with_published_and_computed() -> None:
     rows = json.loads(result.stdout)
     assert len(rows) == 15
     assert all(r["macs"] > 0 and r["published"]["params"] > 0 for r in rows)
+
+
+def test_score_json_many_structures_from_a_file(tmp_path) -> None:
+    path = tmp_path / "candidates.txt"
+    path.write_text("# two candidates\nSuperConvK3BNRELU(3,16,1,1)SuperResK3K3(16,32,2,16,1)\n"
+                    "SuperConvK3BNRELU(3,32,1,1)SuperResK3K3(32,64,2,32,1)\n")
+    result = runner.invoke(app, ["score", str(path), "--proxy", "zen,params", "--resolution", "16",
+                                 "--batch-size", "8", "--repeat", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["proxy"] for r in rows] == ["zen", "params", "zen", "params"]
+    assert rows[2]["mean"] > rows[0]["mean"]  # the wider network
+    assert len(rows[0]["values"]) == 2 and rows[0]["ci95"] >= 0
+
+
+def test_score_unknown_proxy_suggests() -> None:
+    result = runner.invoke(app, ["score", "zennet_cifar10_model_size1M_res32", "--proxy", "synflo"])
+    assert result.exit_code == 2
+    assert "synflow" in result.stderr

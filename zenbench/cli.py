@@ -72,7 +72,7 @@ def inspect(
     resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")] = None,
     num_classes: Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")] = None,
     se: Annotated[bool | None, typer.Option("--se/--no-se", help="Count SE blocks (default: as the zoo model).")] = None,
-    convention: Annotated[str, typer.Option(help="'exact' (the built module) or 'paper' (the Zen-NAS code's counters).")] = "exact",
+    convention: Annotated[str, typer.Option(help="'exact' (built module) or 'paper' (Zen-NAS code's counters).")] = "exact",
     json_out: JsonOption = False,
 ) -> None:
     """Per-block table of a network: type, channels, stride, sub-layers, resolution, MACs, params."""
@@ -161,6 +161,89 @@ def zoo(
                       f"{top1:.1f}" if top1 is not None else "-")
     console.print(table)
     console.print("'exact': the built module (torch's FLOP counter agrees); 'paper': the Zen-NAS code's counters.")
+
+
+DTYPES = {"float32": "float32", "fp32": "float32", "float64": "float64", "fp64": "float64", "bfloat16": "bfloat16",
+          "bf16": "bfloat16", "float16": "float16", "fp16": "float16"}
+
+
+@app.command("score")
+@friendly_errors
+def score_command(
+    networks: Annotated[list[str], typer.Argument(help="Zoo names, structure strings, or files (one structure per line).")],
+    proxy: Annotated[str, typer.Option(help="Comma-separated proxies; `zenbench proxies` lists them.")] = "zen",
+    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Random inputs per forward pass (the official search uses 64).")] = 64,
+    repeat: Annotated[int, typer.Option(help="Independent draws of weights and inputs; reports mean, std, 95 % CI.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of weights and inputs: same seed, same score.")] = 0,
+    num_classes: Annotated[int | None, typer.Option(help="Classifier width for gradient proxies (default: zoo's, else 1000).")] = None,
+    protocol: Annotated[str, typer.Option(help="Zen-Score protocol: 'official' (the code) or 'paper' (the text).")] = "official",
+    gamma: Annotated[float, typer.Option(help="Zen-Score input perturbation scale.")] = 1e-2,
+    dtype: Annotated[str, typer.Option(help="float32 (default), float64, bfloat16 or float16.")] = "float32",
+    device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
+    json_out: JsonOption = False,
+) -> None:
+    """Score networks with zero-shot proxies (Zen-Score by default), as the Zen-NAS search does."""
+    import torch
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from zenbench.models import iter_networks
+    from zenbench.proxies import get_proxy, score
+
+    if dtype not in DTYPES:
+        raise ZenbenchError(f"unknown dtype {dtype!r}; choose one of {', '.join(sorted(set(DTYPES.values())))}")
+    torch_dtype = getattr(torch, DTYPES[dtype])
+    proxies = [p.strip() for p in proxy.split(",") if p.strip()]
+    for name in proxies:
+        get_proxy(name)  # unknown names fail before any work, with suggestions
+    nets = iter_networks(networks)
+    rows = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
+                  disable=json_out or len(nets) * len(proxies) < 2) as progress:
+        task = progress.add_task("scoring", total=len(nets) * len(proxies))
+        for net in nets:
+            for name in proxies:
+                options = {"gamma": gamma, "protocol": protocol} if name == "zen" else {}
+                result = score(net.spec, name, resolution=resolution or net.resolution, batch_size=batch_size,
+                               repeat=repeat, seed=seed, num_classes=num_classes if num_classes is not None else net.num_classes,
+                               dtype=torch_dtype, device=device, **options)
+                rows.append({"network": net.name, "structure": str(net.spec), "resolution": resolution or net.resolution,
+                             **result.as_dict()})
+                progress.advance(task)
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title=f"zero-shot scores (batch {batch_size}, {repeat} repeat(s), seed {seed})", title_justify="left")
+    for col in ("network", "proxy", "mean", "std", "95% CI", "extras", "seconds"):
+        table.add_column(col, justify="left" if col in ("network", "proxy", "extras") else "right")
+    for r in rows:
+        name = r["network"] if len(r["network"]) <= 60 else r["network"][:57] + "..."
+        extras = ", ".join(f"{k}={v:.4g}" for k, v in r["extras"].items())
+        table.add_row(name, r["proxy"], f"{r['mean']:.6g}", f"{r['std']:.3g}", f"±{r['ci95']:.3g}", extras,
+                      f"{r['seconds']:.2f}")
+    console.print(table)
+
+
+@app.command("proxies")
+@friendly_errors
+def proxies_command(json_out: JsonOption = False) -> None:
+    """The registered zero-shot proxies, what they need, and which direction is better."""
+    from zenbench.proxies import get_proxy, list_proxies
+
+    rows = [{"name": n, "higher_is_better": get_proxy(n).higher_is_better, "needs": sorted(get_proxy(n).needs),
+             "gaussian_init": get_proxy(n).gaussian_init, "description": get_proxy(n).description}
+            for n in list_proxies()]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title="proxies", title_justify="left")
+    for col in ("name", "better", "needs", "init", "what it measures"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], "higher" if r["higher_is_better"] else "lower", ", ".join(r["needs"]),
+                      "N(0,1)" if r["gaussian_init"] else "default", r["description"])
+    console.print(table)
 
 
 def main() -> None:

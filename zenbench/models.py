@@ -52,6 +52,27 @@ def resolve_network(text: str | NetworkSpec) -> ResolvedNetwork:
     )
 
 
+def iter_networks(items: list[str]) -> list[ResolvedNetwork]:
+    """Expand command-line items: a file with several lines gives one network per line ('#' comments)."""
+    networks: list[ResolvedNetwork] = []
+    for item in items:
+        path = Path(item)
+        if "(" not in item and not is_zoo_name(item) and path.is_file():
+            lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+            if not lines:
+                raise ZenbenchError(f"{path} holds no structure strings")
+            for number, line in enumerate(lines, start=1):
+                try:
+                    net = resolve_network(line)
+                except ZenbenchError as error:
+                    raise ZenbenchError(f"{path}, line {number}: {error}") from None
+                networks.append(ResolvedNetwork(net.spec, "file", f"{path.name}:{number}", net.num_classes,
+                                                net.resolution, net.use_se, net.zoo))
+        else:
+            networks.append(resolve_network(item))
+    return networks
+
+
 def create_model(name_or_structure: str | NetworkSpec, *, num_classes: int | None = None,
                  use_se: bool | None = None, residual: bool = True, bn: bool = True) -> ZenNet:
     """Build a network by zoo name or structure string; zoo entries bring their own defaults.
@@ -69,4 +90,4 @@ def create_model(name_or_structure: str | NetworkSpec, *, num_classes: int | Non
     )
 
 
-__all__ = ["ResolvedNetwork", "StructureError", "create_model", "list_models", "resolve_network"]
+__all__ = ["ResolvedNetwork", "StructureError", "create_model", "iter_networks", "list_models", "resolve_network"]

@@ -37,7 +37,7 @@ from zenbench.space.units import BN, SE, Conv, Layer, ReLU, Shortcut, Unit
 
 def round_channels(value: float, base: int = 8) -> int:
     """Round to the nearest multiple of ``base``, at least ``base`` (the code's ``smart_round``)."""
-    return max(base, int(round(value / base)) * base)
+    return max(base, round(value / base) * base)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class NetworkSpec:
     def __post_init__(self) -> None:
         if not self.blocks:
             raise SpecError("a network needs at least one block")
-        for index, (prev, block) in enumerate(zip(self.blocks, self.blocks[1:]), start=1):
+        for index, (prev, block) in enumerate(zip(self.blocks, self.blocks[1:], strict=False), start=1):
             if block.in_channels != prev.out_channels:
                 raise SpecError(
                     f"block {index} ({block}) reads {block.in_channels} channels but block {index - 1} "

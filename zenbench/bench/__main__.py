@@ -1,0 +1,59 @@
+"""``python -m zenbench.bench [SUITE ...] [--runs N] [--out DIR]``: run benchmark suites, print and save them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from zenbench.bench import zen_speed
+from zenbench.fileio import atomic_write_text
+
+SUITES = {"zen_speed": zen_speed.run}
+
+
+def render_zen_speed(result: dict, console: Console) -> None:
+    env, mm = result["environment"], result["matmul_gflops"]
+    console.print(f"[bold]Zen-Score speed[/] on {env['cpu']} ({env['torch_threads']} threads), torch {env['torch']}, "
+                  f"onnxruntime {env['onnxruntime']}; fp32 matmul peak: torch {mm['torch']:.0f} GFLOP/s, "
+                  f"ONNX Runtime {mm['onnxruntime']:.0f} GFLOP/s")
+    table = Table(title_justify="left")
+    for col in ("network", "res", "GFLOP/score", "zenbench s (p10-p90)", "GFLOP/s", "reference s (p10-p90)",
+                "GFLOP/s ", "speed-up", "vs 2 forwards", "ref. vs 2 fwd", "max |Δscore|"):
+        table.add_column(col, justify="left" if col == "network" else "right")
+    for n in result["networks"]:
+        z, r = n["zenbench"], n["reference"]
+        table.add_row(n["network"], str(n["resolution"]), f"{n['gflop_per_score']:.0f}",
+                      f"{z['median']:.3f} ({z['p10']:.3f}-{z['p90']:.3f})", f"{z['gflops']:.0f}",
+                      f"{r['median']:.3f} ({r['p10']:.3f}-{r['p90']:.3f})", f"{r['gflops']:.0f}",
+                      f"{n['speedup_vs_reference']:.2f}x", f"{n['ratio_to_two_forwards']:.2f}x",
+                      f"{n['reference_ratio_to_two_forwards']:.2f}x", f"{n['max_abs_score_difference']:.1e}")
+    console.print(table)
+
+
+RENDER = {"zen_speed": render_zen_speed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("suites", nargs="*", help=f"suites to run (default: all of {', '.join(SUITES)})")
+    parser.add_argument("--runs", type=int, default=10, help="timed runs per measurement (default 10)")
+    parser.add_argument("--out", type=Path, default=Path("bench_results"), help="folder for the JSON results")
+    args = parser.parse_args()
+    unknown = [s for s in args.suites if s not in SUITES]
+    if unknown:
+        parser.error(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
+    console = Console(width=200)
+    for name in args.suites or list(SUITES):
+        result = SUITES[name](runs=args.runs)
+        RENDER[name](result, console)
+        path = args.out / f"{name}.json"
+        atomic_write_text(path, json.dumps(result, indent=2))
+        console.print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    main()
