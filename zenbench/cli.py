@@ -7,9 +7,11 @@ Every user-facing failure is a :class:`ZenbenchError`; it is printed as one clea
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -176,7 +178,7 @@ def score_command(
     batch_size: Annotated[int, typer.Option(help="Random inputs per forward pass (the official search uses 64).")] = 64,
     repeat: Annotated[int, typer.Option(help="Independent draws of weights and inputs; reports mean, std, 95 % CI.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of weights and inputs: same seed, same score.")] = 0,
-    num_classes: Annotated[int | None, typer.Option(help="Classifier width for gradient proxies (default: zoo's, else 1000).")] = None,
+    num_classes: Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")] = None,
     protocol: Annotated[str, typer.Option(help="Zen-Score protocol: 'official' (the code) or 'paper' (the text).")] = "official",
     gamma: Annotated[float, typer.Option(help="Zen-Score input perturbation scale.")] = 1e-2,
     dtype: Annotated[str, typer.Option(help="float32 (default), float64, bfloat16 or float16.")] = "float32",
@@ -244,6 +246,64 @@ def proxies_command(json_out: JsonOption = False) -> None:
         table.add_row(r["name"], "higher" if r["higher_is_better"] else "lower", ", ".join(r["needs"]),
                       "N(0,1)" if r["gaussian_init"] else "default", r["description"])
     console.print(table)
+
+
+benchmark_app = typer.Typer(help="Benchmarks against ground truth: proxies vs NAS-Bench-201 accuracy, latency fits.",
+                            no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+def progress_bar(description: str, disable: bool = False):  # noqa: ANN201 - rich's Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("eta"), TimeRemainingColumn(), console=err_console, disable=disable)
+
+
+@benchmark_app.command("proxies")
+@friendly_errors
+def benchmark_proxies(
+    space: Annotated[str, typer.Option(help="Search space with ground truth; only 'nb201' has it.")] = "nb201",
+    dataset: Annotated[str, typer.Option(help="cifar10, cifar100 or imagenet16.")] = "cifar10",
+    sample: Annotated[int, typer.Option(help="Cells to score, drawn at random (0: all 15,625).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the sample, the weights and the inputs.")] = 0,
+    proxy: Annotated[str, typer.Option(help="Comma-separated proxies (default: all but tenas, which is slow).")] = "",
+    batch_size: Annotated[int, typer.Option(help="Inputs per forward pass (16 keeps N=1000 to minutes).")] = 16,
+    workers: Annotated[int, typer.Option(help="Single-threaded worker processes (default: one per core).")] = 0,
+    data: Annotated[Path | None, typer.Option(help="A .npy batch of real images (N,3,H,W or N,H,W,3) instead of noise.")] = None,
+    out: Annotated[Path, typer.Option(help="Results folder (scores.csv, summary.json, scatter_*.png, cache/).")] = Path(
+        "runs/nb201-proxies"),
+    json_out: JsonOption = False,
+) -> None:
+    """Spearman/Kendall of each proxy against NAS-Bench-201 test accuracy, next to the published figures.
+
+    Resumable: per-cell scores are cached under OUT/cache, so an interrupted run continues and a
+    larger sample only scores the new cells.
+    """
+    from zenbench.bench import nb201_proxies
+
+    if space != "nb201":
+        raise ZenbenchError(f"space {space!r} has no ground-truth accuracy; use --space nb201")
+    proxies = tuple(p.strip() for p in proxy.split(",") if p.strip()) or nb201_proxies.DEFAULT_PROXIES
+    with progress_bar(f"scoring NAS-Bench-201 cells ({dataset})", disable=json_out) as bar:
+        task = bar.add_task("cells", total=None)
+        summary = nb201_proxies.run(dataset=dataset, sample=sample, seed=seed, proxies=proxies, batch_size=batch_size,
+                                    data=data, out_dir=out, workers=workers or (os.cpu_count() or 1),
+                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if json_out:
+        print_json(summary)
+        return
+    table = Table(title=f"NAS-Bench-201 {dataset}: {summary['sample']} cells, {summary['inputs']} inputs, "
+                        f"batch {batch_size}, seed {seed}", title_justify="left")
+    for col in ("proxy", "Spearman ρ", "95 % interval", "Kendall τ", "published ρ", "difference"):
+        table.add_column(col, justify="left" if col == "proxy" else "right")
+    for c in sorted(summary["correlations"], key=lambda c: -c["spearman"]):
+        pub = c["published"]
+        table.add_row(c["proxy"], f"{c['spearman']:.3f}", f"[{c['spearman_low']:.3f}, {c['spearman_high']:.3f}]",
+                      f"{c['kendall']:.3f}", "-" if pub is None else f"{pub:.3f}",
+                      "-" if pub is None else f"{c['spearman'] - pub:+.3f}")
+    console.print(table)
+    console.print(f"scores: {summary['scores_csv']}; plots: {out}/scatter_*.png; {summary['seconds']:.0f} s")
 
 
 def main() -> None:

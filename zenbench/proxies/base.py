@@ -40,10 +40,21 @@ class ProxyRequest:
     feature_fn: FeatureFn | None = None
     spec: NetworkSpec | None = None
     memory_format: torch.memory_format = torch.contiguous_format
+    #: real images (N, C, H, W) to use instead of Gaussian inputs where a proxy reads data
+    data: torch.Tensor | None = None
 
     def randn(self, batch_size: int | None = None) -> torch.Tensor:
+        """Gaussian inputs, always (Zen-Score's perturbation, TE-NAS's line)."""
         shape = (batch_size or self.batch_size, *self.input_shape)
         x = torch.randn(shape, generator=self.generator, dtype=self.dtype, device=self.device)
+        return x.contiguous(memory_format=self.memory_format)
+
+    def batch(self) -> torch.Tensor:
+        """The inputs a data-dependent proxy sees: a random draw of the user's images, else Gaussian noise."""
+        if self.data is None:
+            return self.randn()
+        picks = torch.randperm(self.data.shape[0], generator=self.generator)[: self.batch_size]
+        x = self.data[picks].to(device=self.device, dtype=self.dtype)
         return x.contiguous(memory_format=self.memory_format)
 
     def features(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ def backward_on_random_labels(model: nn.Module, request: ProxyRequest) -> torch.
     """Cross-entropy of the logits on random inputs and random labels, back-propagated; returns the loss."""
     model.train()
     model.zero_grad(set_to_none=True)
-    x = request.randn()
+    x = request.batch()
     logits = model(x)
     if logits.dim() != 2:
         raise ValueError(f"expected (batch, classes) logits, got shape {tuple(logits.shape)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from torch import nn
 
@@ -13,8 +15,13 @@ def jacov(model: nn.Module, request: ProxyRequest) -> dict[str, float]:
     """Jacobian covariance: -Σ (log(λ+k) + 1/(λ+k)) over eigenvalues λ of the input-Jacobian correlation."""
     model.train()
     model.zero_grad(set_to_none=True)
-    x = request.randn().requires_grad_(True)
-    model(x).sum().backward()
+    x = request.batch().requires_grad_(True)
+    out = model(x).sum()
+    if not out.requires_grad:  # the output does not depend on the input (e.g. a cell with no live path)
+        return {"score": -math.inf}
+    out.backward()
+    if x.grad is None:
+        return {"score": -math.inf}
     jacobian = x.grad.reshape(x.shape[0], -1).double().cpu().numpy()
     corr = np.nan_to_num(np.corrcoef(jacobian), nan=0.0)
     eigenvalues = np.linalg.eigvalsh(corr)

@@ -28,7 +28,7 @@ def naswot(model: nn.Module, request: ProxyRequest) -> dict[str, float]:
     try:
         model.train()
         with torch.inference_mode():
-            model(request.randn())
+            model(request.batch())
     finally:
         for hook in hooks:
             hook.remove()

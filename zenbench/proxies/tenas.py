@@ -77,6 +77,6 @@ def linear_regions(model: nn.Module, request: ProxyRequest, samples: int) -> int
 def tenas(model: nn.Module, request: ProxyRequest, *, region_samples: int = 512) -> dict[str, float]:
     """TE-NAS: minus the NTK condition number (higher is better), plus the linear-region count."""
     model.train()
-    cond = ntk_condition_number(model, request.randn())
+    cond = ntk_condition_number(model, request.batch())
     regions = linear_regions(model, request, region_samples)
     return {"score": -cond if math.isfinite(cond) else -math.inf, "ntk_condition": cond, "linear_regions": float(regions)}

@@ -52,7 +52,7 @@ def zen_score(model: nn.Module, request: ProxyRequest, *, gamma: float = 1e-2, p
     if fresh_bn_stats:
         reset_bn_statistics(model)
     model.train()
-    x1 = request.randn()
+    x1 = request.batch()  # Gaussian unless the user supplied images
     x2 = request.randn()
     mixed = x1 + gamma * x2
     captured: list[torch.Tensor] = []

@@ -1,0 +1,261 @@
+"""How well each proxy ranks NAS-Bench-201 cells by their real test accuracy.
+
+Scores a random sample of cells (or all 15,625) with each proxy and reports Spearman ρ and
+Kendall τ against the benchmark's test accuracy, with a bootstrap 95 % interval, next to the
+published figures. Per-cell scores are appended to a cache as they are computed, so an
+interrupted run resumes where it stopped and a second run with more proxies or cells only
+computes what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from zenbench.errors import ZenbenchError
+from zenbench.fileio import atomic_write_text
+from zenbench.proxies import get_proxy, score
+from zenbench.space.nb201 import DATASETS, NUM_CELLS, build_nb201, parse_cell
+
+#: Spearman ρ over all 15,625 cells with real data, as published: zero-cost-nas (Abdelfattah et al., ICLR 2021)
+#: for grad_norm, snip, synflow, jacov; NASWOT (Mellor et al., ICML 2021); params and FLOPs as both report them.
+PUBLISHED = {
+    "grad_norm": {"cifar10": 0.594, "cifar100": 0.637, "imagenet16": 0.578},
+    "snip": {"cifar10": 0.596, "cifar100": 0.637, "imagenet16": 0.578},
+    "synflow": {"cifar10": 0.737, "cifar100": 0.763, "imagenet16": 0.751},
+    "jacov": {"cifar10": 0.731, "cifar100": 0.704, "imagenet16": 0.701},
+    "naswot": {"cifar10": 0.79, "cifar100": 0.81, "imagenet16": 0.80},
+    "params": {"cifar10": 0.74},
+    "flops": {"cifar10": 0.71},
+}
+ACCURACY_COLUMN = {"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc", "imagenet16": "imagenet16_120_test_acc"}
+DEFAULT_PROXIES = ("zen", "synflow", "naswot", "grad_norm", "snip", "jacov", "params", "flops", "entropy")
+CACHE_COLUMNS = ("index", "proxy", "score", "seconds")
+
+
+@dataclass(frozen=True)
+class ProxyCorrelation:
+    proxy: str
+    n: int
+    spearman: float
+    spearman_low: float
+    spearman_high: float
+    kendall: float
+    published: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def accuracy_table() -> pd.DataFrame:
+    from importlib import resources
+
+    with resources.files("zenbench").joinpath("data/nb201/accuracy.csv.gz").open("rb") as f:
+        return pd.read_csv(f, compression="gzip").set_index("index")
+
+
+def sample_indices(sample: int, seed: int) -> np.ndarray:
+    """``sample`` distinct benchmark indices drawn with ``seed`` (0 or >= 15,625: every cell)."""
+    if sample <= 0 or sample >= NUM_CELLS:
+        return np.arange(NUM_CELLS)
+    return np.sort(np.random.default_rng(seed).choice(NUM_CELLS, size=sample, replace=False))
+
+
+def load_images(path: Path, resolution: int) -> torch.Tensor:
+    """A .npy of images, (N, 3, H, W) or (N, H, W, 3), uint8 or float; standardised per channel."""
+    array = np.load(path, allow_pickle=False)
+    if array.ndim != 4:
+        raise ZenbenchError(f"{path}: expected images of shape (N, 3, H, W) or (N, H, W, 3), got {array.shape}")
+    if array.shape[-1] == 3 and array.shape[1] != 3:
+        array = array.transpose(0, 3, 1, 2)
+    images = torch.from_numpy(np.ascontiguousarray(array)).float()
+    if images.shape[-1] != resolution or images.shape[-2] != resolution:
+        images = torch.nn.functional.interpolate(images, size=(resolution, resolution), mode="bilinear", antialias=True)
+    mean = images.mean(dim=(0, 2, 3), keepdim=True)
+    std = images.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    return (images - mean) / std
+
+
+class ScoreCache:
+    """Per-cell scores of one setting (data set, batch, seed, inputs), appended one row at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done: dict[tuple[int, str], float] = {}
+        if path.exists():
+            # a row cut short by a crash cannot parse into numbers: skip it, it will be recomputed
+            table = pd.read_csv(path, on_bad_lines="skip", dtype=str)
+            for row in table.itertuples(index=False):
+                try:
+                    self.done[(int(row.index), str(row.proxy))] = float(row.score)
+                except (TypeError, ValueError):
+                    continue
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(",".join(CACHE_COLUMNS) + "\n")
+
+    def add(self, index: int, proxy: str, value: float, seconds: float) -> None:
+        with self.path.open("a") as f:
+            f.write(f"{index},{proxy},{value!r},{seconds:.4f}\n")
+            f.flush()
+        self.done[(index, proxy)] = value
+
+
+def settings_key(dataset: str, batch_size: int, seed: int, data: Path | None) -> str:
+    inputs = "random" if data is None else hashlib.sha256(data.read_bytes()).hexdigest()[:12]
+    return f"{dataset}-b{batch_size}-s{seed}-{inputs}"
+
+
+def correlations(frame: pd.DataFrame, accuracy: pd.Series, proxies: list[str], dataset: str,
+                 resamples: int = 1000, seed: int = 0) -> list[ProxyCorrelation]:
+    """Spearman ρ (bootstrap 95 % interval) and Kendall τ of each proxy's scores against accuracy."""
+    rng = np.random.default_rng(seed)
+    results = []
+    for proxy in proxies:
+        values = frame[proxy].to_numpy(dtype=float)
+        acc = accuracy.loc[frame.index].to_numpy(dtype=float)
+        keep = ~np.isnan(values)
+        values, acc = values[keep], acc[keep]
+        # -inf (a degenerate network) ranks last, as it does in a search
+        values = np.where(np.isneginf(values), np.nanmin(values[np.isfinite(values)], initial=0) - 1, values)
+        rho = stats.spearmanr(values, acc).statistic
+        tau = stats.kendalltau(values, acc).statistic
+        boot = []
+        for _ in range(resamples):
+            pick = rng.integers(0, len(values), len(values))
+            boot.append(stats.spearmanr(values[pick], acc[pick]).statistic)
+        low, high = np.nanpercentile(boot, [2.5, 97.5]) if boot else (math.nan, math.nan)
+        results.append(ProxyCorrelation(proxy, int(len(values)), float(rho), float(low), float(high), float(tau),
+                                        PUBLISHED.get(proxy, {}).get(dataset)))
+    return results
+
+
+def score_cell(index: int, arch: str, proxies: tuple[str, ...], dataset: str, batch_size: int, seed: int,
+               data: Path | None) -> list[tuple[str, float, float]]:
+    """(proxy, score, seconds) of one cell; a top-level function so worker processes can run it."""
+    resolution, classes = DATASETS[dataset]
+    images = _images(data, resolution) if data is not None else None
+    torch.manual_seed(seed * NUM_CELLS + index)  # PyTorch's default init of this cell, reproducibly
+    model = build_nb201(parse_cell(arch), dataset)
+    out = []
+    for proxy in proxies:
+        result = score(model, proxy, input_shape=(3, resolution, resolution), num_classes=classes,
+                       batch_size=batch_size, seed=seed * NUM_CELLS + index, data=images)
+        out.append((proxy, result.mean, result.seconds))
+    return out
+
+
+_IMAGES: dict[tuple[Path, int], torch.Tensor] = {}
+
+
+def _images(path: Path, resolution: int) -> torch.Tensor:
+    key = (path, resolution)
+    if key not in _IMAGES:
+        _IMAGES[key] = load_images(path, resolution)
+    return _IMAGES[key]
+
+
+def _single_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def run(*, dataset: str = "cifar10", sample: int = 1000, seed: int = 0, proxies: tuple[str, ...] = DEFAULT_PROXIES,
+        batch_size: int = 16, data: Path | None = None, out_dir: Path = Path("runs/nb201-proxies"), workers: int = 1,
+        on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Score the sample (resuming from the cache), then write scores.csv, summary.json and one scatter PNG per proxy.
+
+    ``workers > 1`` scores cells in that many single-threaded processes: NAS-Bench-201's layers are
+    too small for intra-op threads to pay, so processes use the cores better. Results do not depend
+    on the number of workers (every cell has its own seed).
+    """
+    if dataset not in DATASETS:
+        raise ZenbenchError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
+    for proxy in proxies:
+        get_proxy(proxy)
+    if data is not None:
+        load_images(data, DATASETS[dataset][0])  # fail early on a bad file
+    table = accuracy_table()
+    indices = sample_indices(sample, seed)
+    cache = ScoreCache(out_dir / "cache" / f"{settings_key(dataset, batch_size, seed, data)}.csv")
+    todo = [(int(i), tuple(p for p in proxies if (int(i), p) not in cache.done)) for i in indices]
+    todo = [(i, missing) for i, missing in todo if missing]
+    started = time.perf_counter()
+    total = len(indices)
+    done = total - len(todo)
+    if on_progress:
+        on_progress(done, total)
+    jobs = ((i, table.loc[i, "arch"], missing, dataset, batch_size, seed, data) for i, missing in todo)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_single_thread) as pool:
+            futures = {pool.submit(score_cell, *job): job[0] for job in jobs}
+            from concurrent.futures import as_completed
+
+            for future in as_completed(futures):
+                for proxy, value, seconds in future.result():
+                    cache.add(futures[future], proxy, value, seconds)
+                done += 1
+                if on_progress:
+                    on_progress(done, total)
+    else:
+        for job in jobs:
+            for proxy, value, seconds in score_cell(*job):
+                cache.add(job[0], proxy, value, seconds)
+            done += 1
+            if on_progress:
+                on_progress(done, total)
+    frame = pd.DataFrame(
+        {p: [cache.done[(int(i), p)] for i in indices] for p in proxies}, index=pd.Index(indices, name="index"))
+    accuracy = table[ACCURACY_COLUMN[dataset]]
+    found = correlations(frame, accuracy, list(proxies), dataset, seed=seed)
+    frame.insert(0, "arch", table.loc[indices, "arch"].to_numpy())
+    frame.insert(1, "accuracy", accuracy.loc[indices].to_numpy())
+    atomic_write_text(out_dir / "scores.csv", frame.to_csv())
+    plots = [str(scatter(frame, c, dataset, out_dir)) for c in found]
+    summary = {
+        "space": "nb201", "dataset": dataset, "sample": int(len(indices)), "seed": seed, "batch_size": batch_size,
+        "inputs": "random" if data is None else str(data), "workers": workers, "seconds": time.perf_counter() - started,
+        "correlations": [c.as_dict() for c in found], "scores_csv": str(out_dir / "scores.csv"), "plots": plots,
+    }
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def scatter(frame: pd.DataFrame, correlation: ProxyCorrelation, dataset: str, out_dir: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = frame[correlation.proxy].to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=110)
+    ax.scatter(values[finite], frame["accuracy"].to_numpy()[finite], s=4, alpha=0.5)
+    ax.set_xlabel(correlation.proxy + (" (log scale)" if correlation.proxy in ("synflow", "snip", "grad_norm", "flops", "params") else ""))
+    if correlation.proxy in ("synflow", "snip", "grad_norm", "flops", "params") and (values[finite] > 0).all():
+        ax.set_xscale("log")
+    ax.set_ylabel(f"{dataset} test accuracy (%)")
+    published = f", published {correlation.published:.2f}" if correlation.published is not None else ""
+    ax.set_title(f"NAS-Bench-201: {correlation.proxy}\nSpearman {correlation.spearman:.3f} "
+                 f"[{correlation.spearman_low:.3f}, {correlation.spearman_high:.3f}]{published}, n={correlation.n}",
+                 fontsize=9)
+    fig.tight_layout()
+    path = out_dir / f"scatter_{correlation.proxy}.png"
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
