@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 ZB := $(VENV)/bin/zenbench
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all bench lint clean
+.PHONY: install demo test test-all bench lint clean profile
+
+DEVICE ?= cpu
 
 install: $(STAMP)
 
@@ -14,19 +16,20 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,tflite]'
 	touch $(STAMP)
 
 demo: install
-	$(ZB) zoo
-	$(ZB) inspect zennet_imagenet1k_latency01ms_res224
-	$(ZB) inspect 'SuperConvK3BNRELU(3,32,2,1)SuperResK1K5K1(32,64,2,32,2)SuperResIDWE6K3(64,96,2,48,2)SuperConvK1BNRELU(96,512,1,1)' --resolution 224
+	$(ZB) demo
 
 test: install
 	$(PY) -m pytest -q
 
 test-all: install
 	$(PY) -m pytest -q -m "slow or not slow"
+
+profile: install
+	$(ZB) profile --device $(DEVICE)
 
 bench: install
 	$(PY) -m zenbench.bench

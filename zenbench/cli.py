@@ -248,12 +248,406 @@ def proxies_command(json_out: JsonOption = False) -> None:
     console.print(table)
 
 
+@app.command("devices")
+@friendly_errors
+def devices_command(json_out: JsonOption = False) -> None:
+    """The device profiles, and whether each can be used on this machine (and why not)."""
+    from zenbench.devices import list_devices, load_device
+
+    rows = []
+    for name in list_devices():
+        profile = load_device(name)
+        reason = profile.availability()
+        rows.append({**profile.describe(), "description": profile.description, "available": reason is None,
+                     "reason": reason, "variants": sorted(profile.variants), "source": profile.source})
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title="device profiles", title_justify="left")
+    for col in ("device", "backend", "precision", "batch", "threads", "available", "description / why not"):
+        table.add_column(col)
+    for r in rows:
+        name = r["device"] + "".join(f"\n{r['device']}:{v}" for v in r["variants"])
+        table.add_row(name, r["backend"], r["precision"], str(r["batch"]) + (" (per image)" if r["per_image"] else ""),
+                      str(r["threads"] or "-"), "[green]yes[/]" if r["available"] else "[red]no[/]",
+                      r["description"] if r["available"] else f"[red]{r['reason']}[/]")
+    console.print(table)
+
+
+@app.command("profile")
+@friendly_errors
+def profile_command(
+    device: Annotated[str, typer.Option(help="Device profile name (zenbench devices) or a YAML file.")] = "cpu",
+    space: Annotated[list[str] | None, typer.Option(help="Space to profile (xxbl, idw); repeat for several. "
+                                                         "Default: the device profile's spaces.")] = None,
+    resolution: Annotated[int, typer.Option(help="Input resolution for --space.")] = 224,
+    out: Annotated[Path | None, typer.Option(help="Table file (default latency_tables/DEVICE.parquet).")] = None,
+    resume: Annotated[bool, typer.Option("--resume/--restart", help="Continue an interrupted profile (default).")] = True,
+    points: Annotated[int, typer.Option(help="Sampled channel configurations per unit kind and position.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the sampled grid.")] = 0,
+    quick: Annotated[bool, typer.Option(help="Smoke-test timing (3 runs, no warm-up): never for a real table.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Time every unit of a space's grid on a device and write its latency table (resumable).
+
+    Each unit is appended to TABLE.partial.jsonl as soon as it is measured: interrupt at any moment
+    (Ctrl-C, kill -9) and run the same command again to continue. The table is written at the end.
+    """
+    from zenbench.devices import SpaceTarget, load_device
+    from zenbench.profile import default_table_path, profile_device
+
+    profile = load_device(device)
+    targets = [SpaceTarget(s, resolution) for s in space] if space else None
+    path = out or default_table_path(profile.name)
+    last = {"key": ""}
+    with progress_bar(f"profiling {profile.name} ({profile.backend}, {profile.precision}, batch {profile.batch})",
+                      disable=json_out) as bar:
+        task = bar.add_task("units", total=None)
+
+        def on_progress(done: int, total: int, key: str) -> None:
+            last["key"] = key
+            bar.update(task, completed=done, total=total)
+
+        table = profile_device(profile, targets=targets, out=path, resume=resume, points=points, seed=seed,
+                               rules=profile.timing.quick() if quick else None, on_progress=on_progress)
+    coverage = table.coverage()
+    if json_out:
+        print_json({"table": str(path), "units": len(table.rows), "coverage": coverage.to_dict(orient="records")})
+        return
+    report = Table(title=f"coverage of {path} ({len(table.rows)} units)", title_justify="left")
+    for col in ("kind", "units", "resolutions", "in", "out", "median ms", "noisy", "model LOO error (mean / p90)"):
+        report.add_column(col, justify="left" if col == "kind" else "right")
+    for r in coverage.to_dict(orient="records"):
+        report.add_row(r["kind"], str(r["units"]), ",".join(map(str, r["resolutions"])), r["in"], r["out"],
+                       r["median_ms"], str(r["noisy"]), f"{r['loo_mape']:.1%} / {r['loo_p90_ape']:.1%}")
+    console.print(report)
+
+
+def _load_table(device: str, table: Path | None, force: bool = False):
+    from zenbench.devices import load_device
+    from zenbench.profile import default_table_path
+    from zenbench.tables import LatencyTable
+
+    profile = load_device(device)
+    return profile, LatencyTable.load(table or default_table_path(profile.name), expect=profile.describe(), force=force)
+
+
+@app.command("predict")
+@friendly_errors
+def predict_command(
+    network: Annotated[str, typer.Argument(help="Zoo name, structure string, or file holding one.")],
+    device: Annotated[str, typer.Option(help="Device profile whose table to use.")] = "cpu",
+    table: Annotated[Path | None, typer.Option(help="Latency table (default latency_tables/DEVICE.parquet).")] = None,
+    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")] = None,
+    num_classes: Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")] = None,
+    force: Annotated[bool, typer.Option(help="Use a table measured under other settings.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Predicted latency of a network from the device's latency table, unit by unit."""
+    from zenbench.budget import predict_latency
+    from zenbench.models import resolve_network
+
+    net = resolve_network(network)
+    profile, tab = _load_table(device, table, force)
+    res = resolution or net.resolution
+    classes = net.num_classes if num_classes is None else num_classes
+    prediction = predict_latency(net.spec, tab, res, classes, breakdown=True)
+    if json_out:
+        print_json({"network": net.name, "device": profile.name, "resolution": res, **prediction.as_dict()})
+        return
+    unit = "ms/image" if prediction.per_image else "ms"
+    out = Table(title=f"{net.name} on {profile.name} @ {res}: predicted {prediction.value_ms:.4g} {unit}",
+                title_justify="left")
+    for col in ("block", "unit", "resolution", "ms", "source"):
+        out.add_column(col, justify="right" if col in ("ms", "resolution") else "left")
+    for cost in prediction.units:
+        block = net.spec.blocks[cost.block]
+        out.add_row(f"{cost.block} {block.type}" if cost.unit == 0 else "", str(cost.unit), str(cost.resolution),
+                    f"{cost.ms:.4f}", "measured" if cost.measured else "model")
+    out.add_row("classifier", "", "", f"{prediction.classifier_ms * (tab.batch if prediction.per_image else 1):.4f}", "")
+    out.add_section()
+    out.add_row("sum of units", "", "", f"{prediction.raw_sum_ms:.4f}", "")
+    cal = prediction.calibration
+    out.add_row("calibrated" if cal else "uncalibrated", "", "", f"{prediction.value_ms:.4f}",
+                f"a={cal['a']:.3g} b={cal['b']:.3g} c={cal['c']:.3g}" if cal else "run zenbench validate")
+    console.print(out)
+    if prediction.expected_error is not None:
+        console.print(f"expected error (validation MAPE): {prediction.expected_error:.1%}")
+
+
+@app.command("measure")
+@friendly_errors
+def measure_command(
+    network: Annotated[str, typer.Argument(help="Zoo name, structure string, or file holding one.")],
+    device: Annotated[str, typer.Option(help="Device profile to measure on.")] = "cpu",
+    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")] = None,
+    num_classes: Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Measure a whole network end to end on a device (same runtime and timing rules as the profiler)."""
+    from zenbench.devices import load_device
+    from zenbench.measure import environment
+    from zenbench.models import resolve_network
+    from zenbench.validate import measure_network
+
+    net = resolve_network(network)
+    profile = load_device(device)
+    res = resolution or net.resolution
+    classes = net.num_classes if num_classes is None else num_classes
+    m = measure_network(net.spec, profile, res, classes)
+    scale = 1000.0 / (profile.batch if profile.per_image else 1)
+    stats = m.summary(scale)
+    if json_out:
+        print_json({"network": net.name, "structure": str(net.spec), "resolution": res, "per_image": profile.per_image,
+                    "latency_ms": stats, "settings": profile.describe(), "environment": environment(profile.threads),
+                    "context": m.context})
+        return
+    unit = "ms/image" if profile.per_image else "ms"
+    console.print(f"[bold]{net.name}[/] on {profile.name} ({profile.backend}, {profile.precision}, batch {profile.batch}, "
+                  f"{profile.threads or '-'} threads) @ {res}x{res}")
+    console.print(f"  median {stats['median']:.4f} {unit}   mean {stats['mean']:.4f}   min {stats['min']:.4f}   "
+                  f"p10 {stats['p10']:.4f}   p90 {stats['p90']:.4f}   CV {stats['cv']:.1%}   runs {stats['runs']}")
+    if m.noisy:
+        console.print("[yellow]warning: run-to-run variation stayed above the profile's max_cv; "
+                      "close other programs and measure again[/]")
+
+
+@app.command("validate")
+@friendly_errors
+def validate_command(
+    device: Annotated[str, typer.Option(help="Device profile to measure on.")] = "cpu",
+    table: Annotated[Path | None, typer.Option(help="Latency table (default latency_tables/DEVICE.parquet).")] = None,
+    n: Annotated[int, typer.Option(help="Random networks to validate on.")] = 100,
+    calibration_n: Annotated[int, typer.Option(help="Separate random networks to calibrate on.")] = 40,
+    seed: Annotated[int, typer.Option(help="Seed of both samples.")] = 0,
+    space: Annotated[str | None, typer.Option(help="Sample one space only (default: the table's spaces).")] = None,
+    resolution: Annotated[int, typer.Option(help="Input resolution of the sampled networks.")] = 224,
+    zoo: Annotated[bool, typer.Option(help="Also validate the ZenNet zoo models of this resolution.")] = True,
+    json_out: JsonOption = False,
+) -> None:
+    """Measure sampled networks end to end and report how well the table predicts them.
+
+    Calibrates the whole-network terms on a first sample, reports MAPE, RMSPE, the share within
+    ±5 % and ±10 % and Spearman ρ on a second one, plots predicted vs measured, and stores the
+    calibration and the errors in the table so `zenbench predict` reports its expected error.
+    """
+    from zenbench.devices import load_device
+    from zenbench.profile import default_table_path
+    from zenbench.validate import validate_table
+
+    profile = load_device(device)
+    path = table or default_table_path(profile.name)
+    with progress_bar(f"measuring networks on {profile.name}", disable=json_out) as bar:
+        task = bar.add_task("networks", total=None)
+        result = validate_table(path, profile, n=n, calibration_n=calibration_n, seed=seed, space=space,
+                                resolution=resolution, zoo=zoo,
+                                on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if json_out:
+        print_json({k: v for k, v in result.items() if k != "points"})
+        return
+    out = Table(title=f"{path} vs end-to-end measurements on {profile.name}", title_justify="left")
+    for col in ("sample", "n", "MAPE", "RMSPE", "within ±5 %", "within ±10 %", "Spearman ρ", "bias"):
+        out.add_column(col, justify="left" if col == "sample" else "right")
+    for label, metrics in (("validation (calibrated)", result["metrics"]), ("validation (sum of units)",
+                                                                           result["uncalibrated"]),
+                           ("ZenNet zoo (calibrated)", result["zoo_metrics"])):
+        if metrics:
+            out.add_row(label, str(metrics["n"]), f"{metrics['mape']:.1%}", f"{metrics['rmspe']:.1%}",
+                        f"{metrics['within_5']:.0%}", f"{metrics['within_10']:.0%}", f"{metrics['spearman']:.3f}",
+                        f"{metrics['bias']:+.1%}")
+    console.print(out)
+    cal = result["calibration"]
+    console.print(f"calibration: latency = {cal['a']:.4g} + {cal['b']:.4g} x sum(units) - {cal['c']:.4g} x units "
+                  f"(fitted on {cal['n']} networks); plot: {result['plot']}")
+
+
+def parse_quantity(text: str | None, what: str) -> float | None:
+    """'400M', '1.5G', '2e6', '900k' -> float."""
+    if text is None:
+        return None
+    units = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9}
+    try:
+        if text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except (ValueError, IndexError):
+        raise ZenbenchError(f"--{what} {text!r}: expected a number such as 400M, 1.5G or 2e6") from None
+
+
+@app.command("search")
+@friendly_errors
+def search_command(
+    latency_ms: Annotated[float | None, typer.Option(help="Latency budget in ms on --device (per image if the device "
+                                                          "reports per image).")] = None,
+    device: Annotated[str, typer.Option(help="Device whose latency table predicts latency.")] = "cpu",
+    table: Annotated[Path | None, typer.Option(help="Latency table (default latency_tables/DEVICE.parquet).")] = None,
+    flops: Annotated[str | None, typer.Option(help="MACs budget, e.g. 400M (the paper's 'FLOPs').")] = None,
+    params: Annotated[str | None, typer.Option(help="Parameter budget, e.g. 1M.")] = None,
+    max_layers: Annotated[int | None, typer.Option(help="Layer budget (sum of sub-layers), as the paper's max_layers.")] = None,
+    preset: Annotated[str | None, typer.Option(help="A paper script's init and budgets: imagenet-latency, "
+                                                    "imagenet-latency0.1ms…1.2ms, imagenet-flops400M/600M/800M, "
+                                                    "cifar-params1M/2M.")] = None,
+    space: Annotated[str | None, typer.Option(help="xxbl (ResNet-like) or idw (MobileNet-like).")] = None,
+    init: Annotated[str | None, typer.Option(help="Initial structure (default: the preset's).")] = None,
+    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the preset's).")] = None,
+    num_classes: Annotated[int | None, typer.Option(help="Classes (default: the preset's).")] = None,
+    population: Annotated[int, typer.Option(help="Population size (the paper: 512).")] = 64,
+    iterations: Annotated[int, typer.Option(help="Evolution iterations (the paper: 480,000 on a GPU).")] = 1000,
+    proxy: Annotated[str, typer.Option(help="Score to maximise (zenbench proxies).")] = "zen",
+    batch_size: Annotated[int, typer.Option(help="Proxy batch size (the paper: 64).")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed: same seed (and workers), same search.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default runs/search-<budget>-s<seed>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the search in --out from its checkpoint.")] = False,
+    workers: Annotated[int, typer.Option(help="Candidates scored in parallel in local processes.")] = 1,
+    ray: Annotated[str | None, typer.Option(help="Score on a Ray cluster: 'auto', 'local' or ray://ADDRESS.")] = None,
+    pareto: Annotated[bool, typer.Option(help="Keep the latency-score Pareto front instead of one budget's best.")] = False,
+    checkpoint_every: Annotated[int, typer.Option(help="Iterations between checkpoints.")] = 50,
+    force: Annotated[bool, typer.Option(help="Use a table measured under other settings.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Zen-NAS evolutionary search under latency / FLOPs / params / layer budgets (resumable, parallel).
+
+    Example: zenbench search --latency-ms 9   (on the cpu device's table; run `make profile` first)
+    """
+    from rich.live import Live
+
+    from zenbench.budget import Constraints
+    from zenbench.search import SearchSettings, search
+    from zenbench.search.presets import get_preset
+
+    chosen = get_preset(preset or ("cifar-params1M" if params and not latency_ms and not flops else "imagenet-latency"))
+    space = space or chosen.space
+    latency = latency_ms if latency_ms is not None else (chosen.latency_ms if preset else None)
+    macs = parse_quantity(flops, "flops") or chosen.macs
+    param_budget = parse_quantity(params, "params") or chosen.params
+    res = resolution or chosen.resolution
+    classes = num_classes or chosen.num_classes
+    constraints = Constraints(latency_ms=latency, macs=macs, params=param_budget,
+                              layers=max_layers if max_layers is not None else chosen.max_layers, resolution=res,
+                              num_classes=classes)
+    tab = None
+    profile_name = None
+    if latency is not None or pareto:
+        profile, tab = _load_table(device, table, force)
+        profile_name = profile.name
+    settings = SearchSettings(space=space, init=init or chosen.init, resolution=res, num_classes=classes,
+                              population=population, iterations=iterations, proxy=proxy, batch_size=batch_size,
+                              seed=seed, workers=max(1, workers), checkpoint_every=checkpoint_every,
+                              constraints=constraints, pareto=pareto)
+    budget = f"{latency:g}ms" if latency else (flops or params or "free")
+    folder = out or Path("runs") / f"search-{budget}-s{seed}"
+    status = Table.grid(padding=(0, 2))
+
+    def view(state, info) -> Table:
+        best = info["best"]
+        rate = state.iteration / max(state.seconds, 1e-9)
+        eta = (iterations - state.iteration) / max(rate, 1e-9)
+        grid = Table.grid(padding=(0, 2))
+        grid.add_row("iteration", f"{state.iteration}/{iterations}", "it/s", f"{rate:.2f}", "ETA", f"{eta:.0f} s")
+        grid.add_row("best score", f"{best.score:.4f}", "its latency",
+                     "-" if best.latency_ms is None else f"{best.latency_ms:.4g} ms", "accepted",
+                     f"{info['accepted']}/{state.iteration} ({info['accepted'] / max(state.iteration, 1):.0%})")
+        return grid
+
+    with Live(status, console=err_console, refresh_per_second=2, transient=True, auto_refresh=not json_out) as live:
+        result = search(settings, folder, table=tab, resume=resume, ray_address=ray, device=profile_name,
+                        on_progress=lambda st, info: None if json_out else live.update(view(st, info)))
+    if json_out:
+        print_json(result)
+        return
+    best = result["best"]
+    if best is None:
+        console.print(f"[red]no candidate met the constraints[/]; see {folder}/report.md")
+        return
+    console.print(f"[bold]best[/] (score {best['score']:.4f}, predicted latency "
+                  f"{'-' if best['latency_ms'] is None else format(best['latency_ms'], '.4g')} ms, "
+                  f"{best['macs'] / 1e6:.0f}M MACs, {best['params'] / 1e6:.2f}M params, {best['layers']} layers):")
+    console.print(best["structure"], soft_wrap=True, highlight=False)
+    console.print(f"results: {folder}/ (best_structure.txt, top_k.json, history.parquet, report.md, plots)")
+
+
+@app.command("export")
+@friendly_errors
+def export_command(
+    network: Annotated[str, typer.Argument(help="A search's results folder, a zoo name, a structure string, or a file.")],
+    format: Annotated[str, typer.Option("--format", help="onnx, ort, tflite or tensorrt (comma-separated for several).")] = "onnx",
+    precision: Annotated[str, typer.Option(help="fp32; int8 (onnx: ORT static quantisation; tensorrt); fp16 (tensorrt).")] = "fp32",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN_DIR/export or exports/NAME).")] = None,
+    device: Annotated[str | None, typer.Option(help="Also time the artifact on this device and compare with the "
+                                                    "budget and the table's prediction.")] = None,
+    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the run's or zoo model's, else 224).")] = None,
+    num_classes: Annotated[int | None, typer.Option(help="Classes (default: the run's or zoo model's, else 1000).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Export a network (e.g. a search's winner) with a parity check against torch, and optionally time it.
+
+    The network is built for deployment: residual links on, SE as the zoo entry says, BN folded into the
+    convolutions. Each artifact gets a manifest (structure, input shape, format, precision, versions,
+    SHA-256, parity figures, measured latency). A failed parity check is an error.
+    """
+    from zenbench.export import export
+    from zenbench.models import resolve_network
+
+    run_dir = Path(network)
+    budget = predicted = None
+    if run_dir.is_dir() and (run_dir / "best_structure.txt").exists():
+        net = resolve_network(str(run_dir / "best_structure.txt"))
+        settings = json.loads((run_dir / "checkpoint.json").read_text())["settings"] if (
+            run_dir / "checkpoint.json").exists() else {}
+        res = resolution or settings.get("resolution", 224)
+        classes = num_classes or settings.get("num_classes", 1000)
+        budget = (settings.get("constraints") or {}).get("latency_ms")
+        name, use_se = "best", False
+        folder = out or run_dir / "export"
+    else:
+        net = resolve_network(network)
+        res, classes = resolution or net.resolution, num_classes or net.num_classes
+        name = net.name if net.source == "zoo" else "model"
+        use_se = net.use_se
+        folder = out or Path("exports") / name
+    profile = None
+    if device:
+        from zenbench.devices import load_device
+
+        profile = load_device(device)
+        try:
+            from zenbench.budget import predict_latency
+
+            _, tab = _load_table(device, None)
+            predicted = predict_latency(net.spec, tab, res, classes).value_ms
+        except ZenbenchError:
+            predicted = None
+    manifests = []
+    for fmt in [f.strip() for f in format.split(",") if f.strip()]:
+        with err_console.status(f"exporting {name} to {fmt} ({precision})"):
+            manifests.append(export(net.spec, fmt, precision=precision, out_dir=folder, resolution=res,
+                                    num_classes=classes, se=use_se, name=name, measure_on=profile, budget_ms=budget,
+                                    predicted_ms=predicted))
+    if json_out:
+        print_json(manifests)
+        return
+    table = Table(title=f"export of {name} @ {res}x{res} to {folder}", title_justify="left")
+    for col in ("file", "MB", "runtime", "parity (cos / rel. err / top-1)", "measured ms (p10-p90)", "budget", "predicted"):
+        table.add_column(col)
+    for m in manifests:
+        p = m["parity"]
+        lat = m.get("latency") or {}
+        ms = lat.get("ms") or {}
+        table.add_row(m["file"], f"{m['bytes'] / 1e6:.2f}", m["runtime"],
+                      f"[green]pass[/] {p['cosine']:.6f} / {p['relative_error']:.1e} / {p['top1_agreement']:.0%}",
+                      f"{ms['median']:.3f} ({ms['p10']:.3f}-{ms['p90']:.3f})" if ms else "-",
+                      "-" if lat.get("budget_ms") is None else
+                      f"{lat['budget_ms']:g} {'[green]ok[/]' if lat['within_budget'] else '[red]over[/]'}",
+                      "-" if lat.get("predicted_ms") is None else f"{lat['predicted_ms']:.3f} ({lat['prediction_error']:+.1%})")
+    console.print(table)
+
+
 benchmark_app = typer.Typer(help="Benchmarks against ground truth: proxies vs NAS-Bench-201 accuracy, latency fits.",
                             no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
 
 
-def progress_bar(description: str, disable: bool = False):  # noqa: ANN201 - rich's Progress
+def progress_bar(description: str, disable: bool = False):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -304,6 +698,92 @@ def benchmark_proxies(
                       "-" if pub is None else f"{c['spearman'] - pub:+.3f}")
     console.print(table)
     console.print(f"scores: {summary['scores_csv']}; plots: {out}/scatter_*.png; {summary['seconds']:.0f} s")
+
+
+@app.command("demo")
+@friendly_errors
+def demo_command(
+    out: Annotated[Path, typer.Option(help="Where the demo writes everything.")] = Path("runs/demo"),
+    latency_ms: Annotated[float, typer.Option(help="Latency budget on this CPU (ms, batch 1).")] = 10.0,
+    iterations: Annotated[int, typer.Option(help="Search iterations.")] = 200,
+) -> None:
+    """The whole pipeline on this CPU in minutes: profile, validate, search, export (ONNX + TFLite), measure."""
+    from zenbench.demo import run_demo
+
+    summary = run_demo(out, latency_ms=latency_ms, iterations=iterations, say=lambda m: console.print(m))
+    table = Table(title=f"zenbench demo: budget {latency_ms:g} ms on this CPU, done in {summary['seconds']:.0f} s",
+                  title_justify="left")
+    for col in ("artifact", "parity", "measured median ms", "budget"):
+        table.add_column(col)
+    for a in summary["artifacts"].values():
+        p = a["parity"]
+        table.add_row(a["file"], f"{'pass' if p['passed'] else 'FAIL'} (cos {p['cosine']:.6f}, top-1 {p['top1_agreement']:.0%})",
+                      "-" if a["measured_ms"] is None else f"{a['measured_ms']:.2f}",
+                      "-" if a["within_budget"] is None else ("within" if a["within_budget"] else "over"))
+    console.print(table)
+    console.print(f"winner: {summary['best']['structure']}", soft_wrap=True, highlight=False)
+    console.print(f"predicted {summary['predicted_ms']:.2f} ms; search report: {summary['search']}/report.md; "
+                  f"summary: {out}/summary.json")
+
+
+table_app = typer.Typer(help="Latency tables: fit one from whole-network measurements.", no_args_is_help=True)
+app.add_typer(table_app, name="table")
+
+
+@table_app.command("fit")
+@friendly_errors
+def table_fit(
+    measurements: Annotated[Path, typer.Option(help="CSV with 'arch' and one column of latency (ms) per device.")],
+    column: Annotated[str, typer.Option(help="The device column to fit.")],
+    space: Annotated[str, typer.Option(help="Search space of the measurements (nb201).")] = "nb201",
+    samples: Annotated[int, typer.Option(help="Measured cells to fit on (K).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the K cells.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Table file (default latency_tables/nb201-COLUMN.parquet).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Learn per-unit costs from K whole-network measurements and write a latency table."""
+    from zenbench.fit import fit_table
+
+    if space != "nb201":
+        raise ZenbenchError("fitting from whole-network measurements is implemented for --space nb201")
+    table, model = fit_table(measurements, column, samples, seed)
+    path = out or Path("latency_tables") / f"nb201-{column}.parquet"
+    table.save(path)
+    if json_out:
+        print_json({"table": str(path), **model})
+        return
+    console.print(f"fitted {column} on {samples} cells: pruning={model['pruning']}, form={model['form']}, "
+                  f"cross-validated MAPE {model['cv_mape']:.1%}")
+    for name, value in model["coefficients"].items():
+        console.print(f"  {name:>32s}  {value:+.4f} ms")
+    console.print(f"wrote {path}")
+
+
+@benchmark_app.command("latency-fit")
+@friendly_errors
+def benchmark_latency_fit(
+    measurements: Annotated[Path, typer.Option(help="CSV with 'arch' and latency columns (e.g. the NB201 data).")],
+    space: Annotated[str, typer.Option(help="Search space of the measurements (nb201).")] = "nb201",
+    samples: Annotated[list[int] | None, typer.Option(help="K cells to fit on; repeat for several (default 20 50 100 500).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the K cells.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """How well K measured cells predict all 15,625: Spearman ρ, MAPE, share within ±10 %, per device column."""
+    from zenbench.fit import evaluate_fit
+
+    if space != "nb201":
+        raise ZenbenchError("the latency-fit benchmark is implemented for --space nb201")
+    rows = evaluate_fit(measurements, tuple(samples or (20, 50, 100, 500)), seed)
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title=f"per-unit costs fitted on K cells of {measurements}, checked on all cells", title_justify="left")
+    for col in ("device", "K", "model", "Spearman ρ", "MAPE", "within ±10 %"):
+        table.add_column(col, justify="left" if col in ("device", "model") else "right")
+    for r in rows:
+        table.add_row(r["device"], str(r["samples"]), f"{r['form']}, pruning {r['pruning']}", f"{r['spearman']:.3f}",
+                      f"{r['mape']:.1%}", f"{r['within_10']:.0%}")
+    console.print(table)
 
 
 def main() -> None:

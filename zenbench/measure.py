@@ -25,24 +25,36 @@ class Measurement:
 
     samples: tuple[float, ...]
     context: dict[str, Any] = field(default_factory=dict)
+    #: statistics reported by an external tool that keeps its raw samples (benchmark_model, trtexec):
+    #: keys among median, mean, min, max, std, p10, p90, p25, p75, runs; used only when ``samples`` is empty
+    reported: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.samples:
-            raise ValueError("a measurement needs at least one sample")
+        if not self.samples and "mean" not in self.reported and "median" not in self.reported:
+            raise ValueError("a measurement needs samples, or a tool's reported mean or median")
+
+    def _reported(self, key: str, fallback: str = "mean") -> float:
+        return float(self.reported.get(key, self.reported.get(fallback, self.reported.get("median", 0.0))))
 
     @property
     def median(self) -> float:
-        return float(np.median(self.samples))
+        return float(np.median(self.samples)) if self.samples else self._reported("median")
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.samples)
+        return statistics.fmean(self.samples) if self.samples else self._reported("mean", "median")
 
     @property
     def min(self) -> float:
-        return min(self.samples)
+        return min(self.samples) if self.samples else self._reported("min")
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self.context.get("noisy", False))
 
     def percentile(self, q: float) -> float:
+        if not self.samples:
+            return self._reported(f"p{q:g}", "median")
         return float(np.percentile(self.samples, q))
 
     @property
@@ -60,12 +72,80 @@ class Measurement:
     @property
     def cv(self) -> float:
         """Coefficient of variation (std / mean); above ~0.05 a timing is noisy."""
+        if not self.samples:
+            return self.reported.get("std", 0.0) / self.mean if self.mean > 0 else 0.0
         return statistics.pstdev(self.samples) / self.mean if len(self.samples) > 1 and self.mean > 0 else 0.0
+
+    @property
+    def runs(self) -> int:
+        return len(self.samples) if self.samples else int(self.reported.get("runs", 0))
 
     def summary(self, scale: float = 1.0) -> dict[str, float]:
         return {"median": self.median * scale, "mean": self.mean * scale, "min": self.min * scale,
                 "p10": self.p10 * scale, "p90": self.p90 * scale, "iqr": self.iqr * scale, "cv": self.cv,
-                "runs": len(self.samples)}
+                "runs": self.runs}
+
+
+@dataclass(frozen=True)
+class TimingRules:
+    """How every latency in zenbench is taken (profiling units, measuring networks, exports).
+
+    Warm up for ``warmup_runs`` calls and at least ``warmup_seconds``; then time at least
+    ``min_runs`` calls and for at least ``min_seconds``; report the median, which outlier runs
+    (a context switch, a page fault) barely move. A result whose coefficient of variation exceeds
+    ``max_cv`` is measured again, up to ``retries`` times, keeping the least noisy one, and is
+    flagged ``noisy`` if it stays above.
+    """
+
+    warmup_runs: int = 5
+    warmup_seconds: float = 0.05
+    min_runs: int = 20
+    min_seconds: float = 0.2
+    max_runs: int = 100_000
+    max_cv: float = 0.10
+    retries: int = 2
+
+    def quick(self) -> TimingRules:
+        """Rules for a smoke test: few runs, no retries."""
+        return TimingRules(warmup_runs=1, warmup_seconds=0.0, min_runs=3, min_seconds=0.0, max_cv=1e9, retries=0)
+
+
+def measure(fn: Callable[[], object], rules: TimingRules = TimingRules(), *,
+            sync: Callable[[], object] | None = None, timer: Callable[[Callable[[], object]], float] | None = None,
+            context: dict[str, Any] | None = None) -> Measurement:
+    """Time ``fn`` under ``rules``. ``sync`` runs before each clock read (e.g. a GPU synchronise);
+    ``timer`` replaces the wall clock for one call (e.g. CUDA events) and returns seconds."""
+
+    def one_call() -> float:
+        if timer is not None:
+            return timer(fn)
+        if sync:
+            sync()
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        return time.perf_counter() - t0
+
+    started = time.perf_counter()
+    done = 0
+    while done < rules.warmup_runs or time.perf_counter() - started < rules.warmup_seconds:
+        one_call()
+        done += 1
+    best: Measurement | None = None
+    for attempt in range(rules.retries + 1):
+        samples: list[float] = []
+        started = time.perf_counter()
+        while (len(samples) < rules.min_runs or time.perf_counter() - started < rules.min_seconds) \
+                and len(samples) < rules.max_runs:
+            samples.append(one_call())
+        found = Measurement(tuple(samples), {**(context or {}), "attempts": attempt + 1})
+        if best is None or found.cv < best.cv:
+            best = found
+        if best.cv <= rules.max_cv:
+            break
+    assert best is not None
+    return Measurement(best.samples, {**best.context, "noisy": best.cv > rules.max_cv})
 
 
 def time_calls(fn: Callable[[], object], *, runs: int = 10, warmup: int = 1, min_seconds: float = 0.0) -> Measurement:

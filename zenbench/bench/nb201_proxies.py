@@ -136,7 +136,7 @@ def correlations(frame: pd.DataFrame, accuracy: pd.Series, proxies: list[str], d
             pick = rng.integers(0, len(values), len(values))
             boot.append(stats.spearmanr(values[pick], acc[pick]).statistic)
         low, high = np.nanpercentile(boot, [2.5, 97.5]) if boot else (math.nan, math.nan)
-        results.append(ProxyCorrelation(proxy, int(len(values)), float(rho), float(low), float(high), float(tau),
+        results.append(ProxyCorrelation(proxy, len(values), float(rho), float(low), float(high), float(tau),
                                         PUBLISHED.get(proxy, {}).get(dataset)))
     return results
 
@@ -226,7 +226,7 @@ def run(*, dataset: str = "cifar10", sample: int = 1000, seed: int = 0, proxies:
     atomic_write_text(out_dir / "scores.csv", frame.to_csv())
     plots = [str(scatter(frame, c, dataset, out_dir)) for c in found]
     summary = {
-        "space": "nb201", "dataset": dataset, "sample": int(len(indices)), "seed": seed, "batch_size": batch_size,
+        "space": "nb201", "dataset": dataset, "sample": len(indices), "seed": seed, "batch_size": batch_size,
         "inputs": "random" if data is None else str(data), "workers": workers, "seconds": time.perf_counter() - started,
         "correlations": [c.as_dict() for c in found], "scores_csv": str(out_dir / "scores.csv"), "plots": plots,
     }

@@ -75,7 +75,8 @@ def build_for_scoring(spec: NetworkSpec, num_classes: int, *, residual: bool = F
 
 def score(network: nn.Module | NetworkSpec | str, proxy: str = "zen", *, input_shape: tuple[int, int, int] | None = None,
           resolution: int | None = None, batch_size: int = 64, repeat: int = 1, seed: int = 0,
-          num_classes: int | None = None, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
+          num_classes: int | None = None, dtype: torch.dtype = torch.float32,
+          device: str | torch.device = "cpu",
           feature_fn: FeatureFn | None = None, channels_last: bool | None = None, data: torch.Tensor | None = None,
           **options: Any) -> ScoreResult:
     """Score a network with a registered proxy; ``options`` go to the proxy (e.g. ``gamma``, ``protocol`` for zen).
@@ -83,7 +84,8 @@ def score(network: nn.Module | NetworkSpec | str, proxy: str = "zen", *, input_s
     With ``repeat > 1`` weights and inputs are redrawn each time on the same network (BN running
     statistics accumulate, as in the official stand-alone script); the result reports mean, std
     and the 95 % interval. ``data`` (N, C, H, W) replaces Gaussian inputs where a proxy reads data
-    (the published zero-cost figures used a batch of real training images). Proxies declared with PyTorch's default init re-draw it per repeat on a
+    (the published zero-cost figures used a batch of real training images). Proxies declared with
+    PyTorch's default init re-draw it per repeat on a
     structure, but keep a given module's own weights. ``channels_last`` defaults to on for structures (measured 1.5-2x faster
     on CPU for small-resolution and depth-wise networks, same values) and off for modules.
     """

@@ -130,6 +130,10 @@ class BlockType(ABC):
     def sub_layer_units(self, spec: BlockSpec, in_channels: int, stride: int, first: bool) -> list[Unit]:
         """The units of one sub-layer that reads ``in_channels`` at ``stride``."""
 
+    @abstractmethod
+    def make_unit(self, in_channels: int, mid: int, out: int, stride: int, first: bool) -> Unit:
+        """One unit of this type on its own (what latency tables time); ``mid`` is the bottleneck width."""
+
     def _unit(self, layers: list[Layer], in_channels: int, out_channels: int, stride: int, first: bool) -> Unit:
         """A residual unit with a projection shortcut on the block's first unit or on a shape change."""
         project = first or in_channels != out_channels or stride != 1
@@ -159,8 +163,11 @@ class ConvBNReLU(BlockType):
     family = "conv"
 
     def sub_layer_units(self, spec: BlockSpec, in_channels: int, stride: int, first: bool) -> list[Unit]:
-        layers = conv_bn(in_channels, spec.out_channels, self.kernel, stride)
-        return [Unit(self.name, tuple(layers), in_channels, spec.out_channels, stride, Shortcut.NONE, True)]
+        return [self.make_unit(in_channels, spec.out_channels, spec.out_channels, stride, first)]
+
+    def make_unit(self, in_channels: int, mid: int, out: int, stride: int, first: bool) -> Unit:
+        layers = conv_bn(in_channels, out, self.kernel, stride)
+        return Unit(self.name, tuple(layers), in_channels, out, stride, Shortcut.NONE, True)
 
 
 class ResKXKX(BlockType):
@@ -169,9 +176,12 @@ class ResKXKX(BlockType):
     family = "xxbl"
 
     def sub_layer_units(self, spec: BlockSpec, in_channels: int, stride: int, first: bool) -> list[Unit]:
-        mid, k = spec.bottleneck, self.kernel
-        layers = conv_bn_relu(in_channels, mid, k, stride) + [SE(mid)] + conv_bn(mid, spec.out_channels, k)
-        return [self._unit(layers, in_channels, spec.out_channels, stride, first)]
+        return [self.make_unit(in_channels, spec.bottleneck, spec.out_channels, stride, first)]
+
+    def make_unit(self, in_channels: int, mid: int, out: int, stride: int, first: bool) -> Unit:
+        k = self.kernel
+        layers = conv_bn_relu(in_channels, mid, k, stride) + [SE(mid)] + conv_bn(mid, out, k)
+        return self._unit(layers, in_channels, out, stride, first)
 
 
 class ResK1KXK1(BlockType):
@@ -181,9 +191,9 @@ class ResK1KXK1(BlockType):
 
     def sub_layer_units(self, spec: BlockSpec, in_channels: int, stride: int, first: bool) -> list[Unit]:
         mid, out = spec.bottleneck, spec.out_channels
-        return [self._bottleneck(in_channels, mid, out, stride, first), self._bottleneck(out, mid, out, 1, False)]
+        return [self.make_unit(in_channels, mid, out, stride, first), self.make_unit(out, mid, out, 1, False)]
 
-    def _bottleneck(self, in_channels: int, mid: int, out: int, stride: int, first: bool) -> Unit:
+    def make_unit(self, in_channels: int, mid: int, out: int, stride: int, first: bool) -> Unit:
         layers = (conv_bn_relu(in_channels, mid, 1) + conv_bn_relu(mid, mid, self.kernel, stride)
                   + [SE(mid)] + conv_bn(mid, out, 1))
         return self._unit(layers, in_channels, out, stride, first)
@@ -196,9 +206,10 @@ class ResIDW(BlockType):
 
     def sub_layer_units(self, spec: BlockSpec, in_channels: int, stride: int, first: bool) -> list[Unit]:
         mid, out = spec.bottleneck, spec.out_channels
-        return [self._inverted(in_channels, mid, stride, first), self._inverted(mid, out, 1, False)]
+        return [self.make_unit(in_channels, 0, mid, stride, first), self.make_unit(mid, 0, out, 1, False)]
 
-    def _inverted(self, in_channels: int, out: int, stride: int, first: bool) -> Unit:
+    def make_unit(self, in_channels: int, mid: int, out: int, stride: int, first: bool) -> Unit:
+        """An inverted-residual unit; its expanded width is ``round8(out * e)`` (``mid`` is not used)."""
         wide = round_channels(out * self.expansion)
         layers = (conv_bn_relu(in_channels, wide, 1) + conv_bn_relu(wide, wide, self.kernel, stride, groups=wide)
                   + [SE(wide)] + conv_bn(wide, out, 1))

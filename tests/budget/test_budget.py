@@ -1,0 +1,82 @@
+"""Prediction from a table, calibration fitting, constraints."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zenbench.budget import Constraints, fit_calibration, peak_activation_bytes, predict_latency
+from zenbench.space.sampling import random_network
+from zenbench.space.spec import NetworkSpec
+from zenbench.tables import LatencyTable, unit_features, unit_key, unit_kind
+
+NET = ("SuperConvK3BNRELU(3,16,2,1)SuperResK1K3K1(16,32,2,16,2)SuperResK3K3(32,64,2,32,1)"
+       "SuperConvK1BNRELU(64,256,1,1)")
+
+
+def synthetic_table(spec: NetworkSpec, resolution: int, ms_per_gmac: float = 10.0) -> LatencyTable:
+    """A table whose units cost exactly ms_per_gmac per GMAC plus 0.01 ms: prediction must add them up."""
+    rows, res = [], resolution
+    for unit in spec.units():
+        f = unit_features(unit, res, 1)
+        rows.append({"key": unit_key(unit, res, 1), "kind": unit_kind(unit), "resolution": res, **f,
+                     "median_ms": 0.01 + ms_per_gmac * (f["dense_macs"] + f["dw_macs"]) / 1e9, "noisy": False})
+        res = unit.out_resolution(res)
+    for channels in (64, 256, 1024):
+        rows.append({"key": f"classifier|gap-linear|in{channels}|mid0|out1000|s1|r{res}|b1",
+                     "kind": "classifier/gap-linear", "resolution": res, "const": 1.0,
+                     "dense_macs": channels * 1000.0, "dw_macs": 0.0, "act_elems": 0.0, "weight_elems": 0.0,
+                     "out_elems": 1000.0, "median_ms": 0.005 + channels * 1e-6, "noisy": False})
+    frame = pd.DataFrame(rows)
+    for column in ("in_channels", "out_channels"):
+        frame[column] = 8
+    return LatencyTable(frame, {"device": {"batch": 1, "per_image": False}})
+
+
+def test_prediction_is_the_sum_of_units_and_classifier() -> None:
+    spec = NetworkSpec.parse(NET)
+    table = synthetic_table(spec, 64)
+    p = predict_latency(spec, table, 64, 1000, breakdown=True)
+    expected = sum(u.ms for u in p.units) + p.classifier_ms
+    assert p.raw_sum_ms == pytest.approx(expected) and p.value_ms == pytest.approx(expected)
+    assert all(u.measured for u in p.units) and len(p.units) == len(list(spec.units()))
+    assert p.classifier_ms == pytest.approx(0.005 + 256e-6)
+
+
+def test_calibration_recovers_known_terms() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(1, 50, 40)
+    units = rng.integers(10, 60, 40)
+    measured = 0.3 + 0.9 * raw - 0.02 * units
+    fit = fit_calibration(list(raw), list(units), list(measured))
+    assert fit["a"] == pytest.approx(0.3, abs=1e-6) and fit["b"] == pytest.approx(0.9, abs=1e-6)
+    assert fit["c"] == pytest.approx(0.02, abs=1e-6)
+
+
+def test_constraints_report_which_limit_and_by_how_much() -> None:
+    spec = NetworkSpec.parse(NET)
+    counts = spec.counts(64, 1000)
+    verdict = Constraints(params=counts.params * 0.5, macs=counts.macs * 2, layers=100, resolution=64).check(spec)
+    assert not verdict and [f.limit for f in verdict.failures] == ["params"]
+    assert verdict.failures[0].excess == pytest.approx(1.0, rel=1e-6)
+    assert Constraints(layers=3).check(spec, stop_at_first=True).failures[0].limit == "layers"
+    assert Constraints(params=1e9, macs=1e12, layers=100, resolution=64).check(spec)
+    table = synthetic_table(spec, 64)
+    latency = predict_latency(spec, table, 64).value_ms
+    assert not Constraints(latency_ms=latency * 0.9, resolution=64).check(spec, table)
+    assert Constraints(latency_ms=latency * 1.1, resolution=64).check(spec, table)
+
+
+def test_peak_activation_memory_counts_the_largest_unit() -> None:
+    spec = NetworkSpec.parse("SuperConvK3BNRELU(3,8,1,1)")
+    # input 3x32x32 + conv output 8x32x32 (widest) + unit output 8x32x32, fp32
+    assert peak_activation_bytes(spec, 32) == (3 + 8 + 8) * 32 * 32 * 4
+
+
+def test_random_networks_span_sizes_and_stay_valid() -> None:
+    rng = random.Random(0)
+    macs = [random_network(space, 224, rng).counts(224).macs for space in ("xxbl", "idw") for _ in range(60)]
+    assert max(macs) / min(macs) > 50

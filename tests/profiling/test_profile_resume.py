@@ -1,0 +1,69 @@
+"""Profiling survives SIGKILL at random moments: the final table has every unit exactly once."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from zenbench.devices import SpaceTarget, load_device
+from zenbench.profile import grid
+from zenbench.tables import LatencyTable, TableError
+
+ARGS = ["profile", "--device", "cpu", "--space", "xxbl", "--resolution", "32", "--points", "1", "--quick"]
+
+
+def run_cli(out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "zenbench.cli", *ARGS, "--out", str(out), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).parents[2])
+
+
+def test_killed_twice_and_resumed_has_every_unit_once(tmp_path) -> None:
+    out = tmp_path / "cpu.parquet"
+    log = out.with_name(out.name + ".partial.jsonl")
+    expected = {job.key for job in grid(SpaceTarget("xxbl", 32), points=1, batch=1)}
+    rng = random.Random(7)
+    for _ in range(2):
+        before = len(log.read_text().splitlines()) if log.exists() else 0
+        process = run_cli(out)
+        deadline = time.time() + 120
+        target = before + rng.randint(3, 20)
+        while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < target):
+            time.sleep(0.05)
+        time.sleep(rng.random() * 0.2)  # land somewhere inside the next unit, or inside a write
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert not out.exists()
+    finished = run_cli(out)
+    assert finished.wait(timeout=600) == 0, finished.stderr.read().decode()[-2000:]
+    table = LatencyTable.load(out, expect=load_device("cpu").describe())
+    keys = list(table.rows["key"])
+    assert len(keys) == len(set(keys)) == len(expected)
+    assert set(keys) == expected
+    assert not log.exists()
+    assert (table.rows["median_ms"] > 0).all()
+
+
+def test_table_metadata_refuses_other_settings(tmp_path) -> None:
+    out = tmp_path / "cpu.parquet"
+    assert run_cli(out).wait(timeout=600) == 0
+    table = LatencyTable.load(out)
+    meta = table.metadata
+    assert meta["device"]["backend"] == "onnxruntime" and meta["device"]["batch"] == 1
+    assert {"cpu", "torch", "onnxruntime", "host"} <= set(meta["environment"])
+    assert meta["grid"]["units"] == len(table.rows)
+    with pytest.raises(TableError, match="batch"):
+        LatencyTable.load(out, expect={"backend": "onnxruntime", "precision": "fp32", "batch": 64})
+    with pytest.warns(UserWarning, match="batch"):
+        LatencyTable.load(out, expect={"backend": "onnxruntime", "precision": "fp32", "batch": 64}, force=True)
+
+
+def test_missing_table_says_how_to_make_one(tmp_path) -> None:
+    with pytest.raises(TableError, match="zenbench profile"):
+        LatencyTable.load(tmp_path / "none.parquet")

@@ -1,0 +1,95 @@
+"""The backend protocol: a runtime that can run a model and time it honestly.
+
+A backend is registered under the name device profiles use. ``available()`` returns ``None`` or
+the reason it cannot run here (what to install or connect); ``prepare`` turns a workload into
+something runnable on the device; ``time`` measures it under the shared :class:`TimingRules`.
+Workloads are ONNX graphs (every runtime here can take one, directly or through a converter) or
+torch modules for the torch backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import onnx
+
+from zenbench.errors import BackendUnavailable
+from zenbench.measure import Measurement, TimingRules
+from zenbench.registry import Registry
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """What a device profile says about how to run: precision, batch, threads and runtime options."""
+
+    precision: str = "fp32"
+    batch: int = 1
+    threads: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Workload:
+    """A model to time, built on demand in the form a backend needs: an ONNX graph, or a torch module."""
+
+    input_shape: tuple[int, ...]
+    make_onnx: Callable[[], onnx.ModelProto]
+    make_torch: Callable[[], Any] | None = None  # -> nn.Module in eval mode
+    name: str = ""
+    make_tflite: Callable[[], bytes] | None = None  # -> a .tflite flatbuffer (litert, adb)
+
+
+class Runnable:
+    """A prepared model: call it to run one inference on fixed inputs."""
+
+    def __init__(self, run: Callable[[], object], context: dict[str, Any], close: Callable[[], None] | None = None,
+                 sync: Callable[[], object] | None = None, timer: Callable[[Callable[[], object]], float] | None = None):
+        self.run = run
+        self.context = context
+        self.close = close or (lambda: None)
+        self.sync = sync
+        self.timer = timer
+
+    def __call__(self) -> object:
+        return self.run()
+
+
+class Backend(ABC):
+    """One runtime (ONNX Runtime, torch, LiteRT, TensorRT, a phone over adb)."""
+
+    name: str
+    #: what to install or connect, printed when unavailable
+    install_hint: str = ""
+
+    @abstractmethod
+    def available(self, settings: BackendSettings) -> str | None:
+        """None when this backend can run here with these settings, else why not."""
+
+    def require(self, settings: BackendSettings) -> None:
+        reason = self.available(settings)
+        if reason:
+            raise BackendUnavailable(f"backend {self.name!r} is unavailable: {reason}")
+
+    @abstractmethod
+    def prepare(self, workload: Workload, settings: BackendSettings) -> Runnable:
+        """Load the workload into the runtime, ready to run."""
+
+    def time(self, runnable: Runnable, rules: TimingRules) -> Measurement:
+        from zenbench.measure import measure
+
+        return measure(runnable, rules, sync=runnable.sync, timer=runnable.timer, context=runnable.context)
+
+    def versions(self) -> dict[str, str]:
+        return {}
+
+
+BACKENDS: Registry[Backend] = Registry("backend")
+
+
+def get_backend(name: str) -> Backend:
+    import zenbench.backends  # noqa: F401  (registers the built-in backends)
+
+    return BACKENDS.get(name)

@@ -1,0 +1,81 @@
+"""The LiteRT (TFLite) interpreter on this host, XNNPACK on, threads from the device profile."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from zenbench.backends.base import BACKENDS, Backend, BackendSettings, Runnable, Workload
+from zenbench.errors import BackendUnavailable
+
+
+class LiteRTBackend(Backend):
+    name = "litert"
+    install_hint = "pip install 'zenbench[tflite]' (ai-edge-litert and litert-torch)"
+
+    def available(self, settings: BackendSettings) -> str | None:
+        from importlib.util import find_spec
+
+        if find_spec("ai_edge_litert") is None:
+            return f"the LiteRT interpreter is not installed ({self.install_hint})"
+        if settings.precision != "fp32":
+            return f"precision {settings.precision} is not supported by the LiteRT backend here (fp32)"
+        from zenbench.export.tflite_convert import converter_missing
+
+        return converter_missing()
+
+    def interpreter(self, model: bytes | str | Path, settings: BackendSettings):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        kwargs = {"num_threads": settings.threads or 1}
+        if not settings.options.get("xnnpack", True):
+            kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        if isinstance(model, bytes):
+            interpreter = Interpreter(model_content=model, **kwargs)
+        else:
+            interpreter = Interpreter(model_path=str(model), **kwargs)
+        interpreter.allocate_tensors()
+        return interpreter
+
+    def prepare(self, workload: Workload, settings: BackendSettings) -> Runnable:
+        self.require(settings)
+        if workload.make_tflite is not None:
+            data = workload.make_tflite()
+        elif workload.make_torch is not None:
+            from zenbench.export.tflite_convert import to_tflite
+
+            data = to_tflite(workload.make_torch(), workload.input_shape)
+        else:
+            raise BackendUnavailable(f"workload {workload.name!r} has neither a TFLite nor a torch form")
+        with tempfile.TemporaryDirectory() as tmp:  # Interpreter keeps its own copy of the model
+            path = Path(tmp) / "model.tflite"
+            path.write_bytes(data)
+            interpreter = self.interpreter(path, settings)
+        detail = interpreter.get_input_details()[0]
+        x = np.random.default_rng(0).standard_normal(detail["shape"]).astype(detail["dtype"])
+        index = detail["index"]
+
+        def run() -> object:
+            interpreter.set_tensor(index, x)
+            interpreter.invoke()
+            return None
+
+        context = {"backend": self.name, "precision": settings.precision, "batch": workload.input_shape[0],
+                   "threads": settings.threads or 1, "xnnpack": bool(settings.options.get("xnnpack", True))}
+        return Runnable(run, context)
+
+    def versions(self) -> dict[str, str]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        out = {}
+        for package in ("ai-edge-litert", "litert-torch"):
+            try:
+                out[package] = version(package)
+            except PackageNotFoundError:
+                pass
+        return out
+
+
+BACKENDS.add("litert", LiteRTBackend())

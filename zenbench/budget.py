@@ -1,0 +1,238 @@
+"""Predict a network's latency from a device's table; the constraints a search enforces.
+
+A network is its units plus the classifier, so the first estimate is the sum of their table
+latencies. The whole network differs from that sum in ways units timed in isolation cannot
+show: every isolated run pays the runtime's per-call cost (input binding, output allocation,
+thread wake-up) that a network pays once, and a sequence of units runs with warm caches and
+fewer layout changes at unit boundaries. zenbench measures that difference instead of guessing
+it: ``zenbench validate`` times whole networks end to end and fits a calibration
+
+    latency = a + b * Σ unit_ms − c * units
+
+(a: the network's own per-call cost, b: a scale for cross-unit effects, c: the per-call cost each
+isolated unit over-counts), on a calibration sample separate from the networks it then reports
+its accuracy on. The calibration and the measured error live in the table's metadata, so a
+prediction carries its expected error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zenbench.space.blocks import BlockSpec
+from zenbench.space.spec import NetworkSpec
+from zenbench.tables import LatencyTable
+
+
+@dataclass(frozen=True)
+class UnitCost:
+    block: int
+    unit: int
+    key: str
+    resolution: int
+    ms: float
+    measured: bool  # True: the table has this exact unit; False: predicted by its kind's model
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A network's predicted latency (ms; per image when the device reports per image)."""
+
+    value_ms: float
+    raw_sum_ms: float
+    units: tuple[UnitCost, ...]
+    classifier_ms: float
+    calibration: dict[str, float] = field(default_factory=dict)
+    #: expected relative error from the table's validation (e.g. its MAPE), if validated
+    expected_error: float | None = None
+    per_image: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"latency_ms": self.value_ms, "raw_sum_ms": self.raw_sum_ms, "classifier_ms": self.classifier_ms,
+                "calibration": self.calibration, "expected_error": self.expected_error, "per_image": self.per_image,
+                "units": [u.__dict__ for u in self.units]}
+
+
+def unit_costs(spec: NetworkSpec, table: LatencyTable, resolution: int) -> tuple[list[UnitCost], int]:
+    """Per-unit table latencies (batch latency, ms) and the final resolution."""
+    from zenbench.tables import unit_key
+
+    costs = []
+    res = resolution
+    for b, block in enumerate(spec.blocks):
+        for u, unit in enumerate(block.units()):
+            key = unit_key(unit, res, table.batch)
+            ms = table.unit_ms(unit, res)
+            costs.append(UnitCost(b, u, key, res, ms, key in table._by_key))
+            res = unit.out_resolution(res)
+    return costs, res
+
+
+def block_ms(table: LatencyTable, block: BlockSpec, resolution: int) -> tuple[float, int, int]:
+    """(Σ unit ms, units, output resolution) of one block, memoised on the table: a search's children
+    share almost every block with their parents, so a prediction is a handful of dictionary hits."""
+    cache = table.__dict__.setdefault("_block_cache", {})
+    key = (block, resolution)
+    hit = cache.get(key)
+    if hit is None:
+        total, res = 0.0, resolution
+        units = block.units()
+        for unit in units:
+            total += table.unit_ms(unit, res)
+            res = unit.out_resolution(res)
+        hit = cache[key] = (total, len(units), res)
+    return hit
+
+
+def predict_latency(spec: NetworkSpec, table: LatencyTable, resolution: int = 224, num_classes: int = 1000,
+                    *, breakdown: bool = False) -> Prediction:
+    """Latency of ``spec`` on the table's device, calibrated if the table has been validated.
+
+    ``breakdown=True`` also lists every unit's cost (slower; for reports)."""
+    raw, units, res = 0.0, 0, resolution
+    for block in spec.blocks:
+        ms, n, res = block_ms(table, block, res)
+        raw += ms
+        units += n
+    head = table.classifier_ms(spec.out_channels, num_classes, res) if num_classes else 0.0
+    raw += head
+    calibration = table.metadata.get("calibration") or {}
+    value = calibrated(raw, units + (1 if num_classes else 0), calibration)
+    if table.per_image:
+        raw, value, head = raw / table.batch, value / table.batch, head / table.batch
+    costs = tuple(unit_costs(spec, table, resolution)[0]) if breakdown else ()
+    validation = table.metadata.get("validation") or {}
+    return Prediction(value, raw, costs, head, calibration, validation.get("mape"), table.per_image)
+
+
+def calibrated(raw_sum_ms: float, units: int, calibration: dict[str, float]) -> float:
+    if not calibration:
+        return raw_sum_ms
+    value = calibration["a"] + calibration["b"] * raw_sum_ms - calibration["c"] * units
+    return max(value, 0.05 * raw_sum_ms)
+
+
+def fit_calibration(raw_sums: list[float], units: list[int], measured: list[float]) -> dict[str, float]:
+    """(a, b, c) minimising the squared *relative* error of ``a + b·Σ − c·units`` against measurements."""
+    from scipy.optimize import lsq_linear
+
+    raw = np.asarray(raw_sums, dtype=float)
+    n = np.asarray(units, dtype=float)
+    y = np.asarray(measured, dtype=float)
+    design = np.column_stack([np.ones_like(raw), raw, -n]) / y[:, None]
+    result = lsq_linear(design, np.ones_like(y), bounds=([-np.inf, 0.0, 0.0], [np.inf, np.inf, np.inf]))
+    a, b, c = map(float, result.x)
+    return {"a": a, "b": b, "c": c, "n": len(y)}
+
+
+def error_metrics(predicted: list[float], measured: list[float]) -> dict[str, float]:
+    from scipy import stats
+
+    p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    rel = (p - m) / m
+    return {"n": len(m), "mape": float(np.mean(np.abs(rel))), "rmspe": float(np.sqrt(np.mean(rel**2))),
+            "within_5": float(np.mean(np.abs(rel) <= 0.05)), "within_10": float(np.mean(np.abs(rel) <= 0.10)),
+            "spearman": float(stats.spearmanr(p, m).statistic) if len(m) > 2 else math.nan,
+            "bias": float(np.mean(rel))}
+
+
+# --------------------------------------------------------------------------------------------- constraints
+
+
+def peak_activation_bytes(spec: NetworkSpec, resolution: int, batch: int = 1, bytes_per_element: int = 4) -> int:
+    """Largest live activation set of any unit: its input (kept for the shortcut), its widest
+    intermediate and its output. An estimate of the memory a runtime must hold at once."""
+    from zenbench.space.units import Conv
+
+    peak = 0
+    res = resolution
+    for unit in spec.units():
+        in_elems = unit.in_channels * res * res
+        widest = 0
+        r = res
+        for layer in unit.layers:
+            if isinstance(layer, Conv):
+                r = (r - 1) // layer.stride + 1
+                widest = max(widest, layer.out_channels * r * r)
+        out_res = unit.out_resolution(res)
+        peak = max(peak, in_elems + widest + unit.out_channels * out_res * out_res)
+        res = out_res
+    return peak * batch * bytes_per_element
+
+
+@dataclass(frozen=True)
+class Failure:
+    limit: str
+    value: float
+    maximum: float
+
+    @property
+    def excess(self) -> float:
+        """How far over, as a fraction of the limit (0.1 = 10 % over)."""
+        return self.value / self.maximum - 1.0
+
+    def __str__(self) -> str:
+        return f"{self.limit} {self.value:.4g} > {self.maximum:.4g} (+{self.excess:.1%})"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    failures: tuple[Failure, ...] = ()
+    latency: Prediction | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return "ok" if self.ok else "; ".join(map(str, self.failures))
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Budgets a network must meet; ``None`` means unconstrained. MACs are multiply-accumulates.
+
+    ``check`` runs the cheapest checks first (layers, params, MACs, activation memory are analytic;
+    latency needs the table) and, with ``stop_at_first``, stops at the first failure as the
+    Zen-NAS search does (its order: layers, params, FLOPs, latency).
+    """
+
+    latency_ms: float | None = None
+    macs: float | None = None
+    params: float | None = None
+    layers: int | None = None
+    peak_activation_bytes: float | None = None
+    resolution: int = 224
+    num_classes: int = 1000
+    #: count params/MACs as the paper's code did ("paper") or exactly ("exact")
+    convention: str = "exact"
+
+    def check(self, spec: NetworkSpec, table: LatencyTable | None = None, *, stop_at_first: bool = False) -> Verdict:
+        failures: list[Failure] = []
+
+        def over(limit: str, value: float, maximum: float | None) -> bool:
+            if maximum is not None and value > maximum:
+                failures.append(Failure(limit, value, maximum))
+                return stop_at_first
+            return False
+
+        if over("layers", spec.layers, self.layers):
+            return Verdict(False, tuple(failures))
+        if self.params is not None or self.macs is not None:
+            counts = spec.counts(self.resolution, self.num_classes, convention=self.convention)  # type: ignore[arg-type]
+            if over("params", counts.params, self.params) or over("macs", counts.macs, self.macs):
+                return Verdict(False, tuple(failures))
+        if self.peak_activation_bytes is not None and over(
+                "peak_activation_bytes", peak_activation_bytes(spec, self.resolution), self.peak_activation_bytes):
+            return Verdict(False, tuple(failures))
+        prediction = None
+        if self.latency_ms is not None:
+            if table is None:
+                raise ValueError("a latency constraint needs a latency table")
+            prediction = predict_latency(spec, table, self.resolution, self.num_classes)
+            over("latency_ms", prediction.value_ms, self.latency_ms)
+        return Verdict(not failures, tuple(failures), prediction)

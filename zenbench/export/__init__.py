@@ -1,0 +1,182 @@
+"""Export a network to a deployable artifact, prove it computes the same function, and time it.
+
+``export(network, fmt)`` builds the deployable network (residual links on, SE as the structure
+says, BN statistics calibrated on random batches, then folded into the convolutions), writes
+the artifact with the format's own tool, runs it on its runtime against the torch model on the
+same random inputs (a failed parity check raises), optionally times it on a device, and writes a
+manifest next to it. Formats register in ``EXPORTERS``: one file each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from zenbench.errors import ZenbenchError
+from zenbench.export.parity import Parity, compare
+from zenbench.fileio import atomic_write_text
+from zenbench.registry import Registry
+
+OPSET = 17
+
+
+@dataclass
+class ExportContext:
+    """What an exporter gets: the folded torch model, its input shape and where to write."""
+
+    model: nn.Module
+    input_shape: tuple[int, int, int, int]
+    out_dir: Path
+    name: str
+    precision: str
+    inputs: np.ndarray  # parity inputs, NCHW float32
+
+    def reference(self) -> np.ndarray:
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(self.inputs)).numpy()
+
+
+@dataclass
+class Artifact:
+    path: Path
+    run: Callable[[np.ndarray], np.ndarray]  # NCHW batch -> outputs, on the artifact's runtime
+    runtime: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Exporter = Callable[[ExportContext], Artifact]
+EXPORTERS: Registry[Exporter] = Registry("export format")
+PRECISIONS = {"onnx": ("fp32", "int8"), "ort": ("fp32",), "tflite": ("fp32",), "tensorrt": ("fp32", "fp16", "int8")}
+
+
+def deployable(spec: Any, num_classes: int, *, se: bool, resolution: int, seed: int = 0) -> nn.Module:
+    """The network with calibrated BN statistics, BN folded into the convolutions, in eval mode."""
+    from zenbench.space.network import build_model
+
+    torch.manual_seed(seed)
+    model = build_model(spec, num_classes, residual=True, se=se)
+    model.train()
+    with torch.no_grad():  # a few random batches give BN realistic statistics, so folding is exercised
+        for _ in range(3):
+            model(torch.randn(8, spec.in_channels, resolution, resolution))
+    return fold_batch_norms(model.eval())
+
+
+def fold_batch_norms(module: nn.Module) -> nn.Module:
+    """Fold every Conv2d -> BatchNorm2d pair inside a Sequential into one convolution (eval mode)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for child in module.children():
+        fold_batch_norms(child)
+    if isinstance(module, nn.Sequential):
+        items = list(module._modules.items())
+        for (name, conv), (bn_name, bn) in zip(items, items[1:], strict=False):
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                module._modules[name] = fuse_conv_bn_eval(conv, bn)
+                module._modules[bn_name] = nn.Identity()
+    return module
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("torch", "onnx", "onnxruntime", "ai-edge-litert", "litert-torch", "tensorrt"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def export(network: Any, fmt: str, *, precision: str = "fp32", out_dir: Path = Path("exports"), resolution: int = 224,
+           num_classes: int = 1000, se: bool = False, name: str = "model", samples: int = 8, seed: int = 0,
+           measure_on: Any = None, budget_ms: float | None = None, predicted_ms: float | None = None) -> dict[str, Any]:
+    """Export ``network`` (a NetworkSpec) as ``fmt``; check parity; time on ``measure_on`` (a DeviceProfile)."""
+    import zenbench.export.formats  # noqa: F401  (registers the formats)
+
+    exporter = EXPORTERS.get(fmt)
+    if precision not in PRECISIONS[fmt]:
+        raise ZenbenchError(f"{fmt} export supports {', '.join(PRECISIONS[fmt])}, not {precision}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = deployable(network, num_classes, se=se, resolution=resolution, seed=seed)
+    shape = (1, network.in_channels, resolution, resolution)
+    inputs = np.random.default_rng(seed).standard_normal((samples, *shape[1:]), dtype=np.float32)
+    context = ExportContext(model, shape, out_dir, name, precision, inputs)
+    started = time.perf_counter()
+    artifact = exporter(context)
+    seconds = time.perf_counter() - started
+    parity: Parity = compare(artifact.run(inputs), context.reference(), precision)
+    manifest: dict[str, Any] = {
+        "structure": str(network), "format": fmt, "precision": precision, "file": artifact.path.name,
+        "sha256": sha256(artifact.path), "bytes": artifact.path.stat().st_size, "input_shape": list(shape),
+        "input_layout": artifact.extra.get("input_layout", "NCHW"), "num_classes": num_classes, "se": se,
+        "resolution": resolution, "runtime": artifact.runtime, "export_seconds": seconds, "versions": versions(),
+        "parity": parity.as_dict(), **{k: v for k, v in artifact.extra.items() if k != "input_layout"},
+    }
+    if measure_on is not None:
+        manifest["latency"] = measure_artifact(artifact, fmt, measure_on, budget_ms, predicted_ms)
+    atomic_write_text(artifact.path.with_name(artifact.path.name + ".manifest.json"), json.dumps(manifest, indent=2))
+    parity.check(str(artifact.path))
+    return manifest
+
+
+def measure_artifact(artifact: Artifact, fmt: str, profile: Any, budget_ms: float | None,
+                     predicted_ms: float | None) -> dict[str, Any]:
+    """Time the artifact itself on the device's runtime; compare with the budget and the prediction."""
+    from zenbench.backends.base import get_backend
+    from zenbench.measure import environment
+
+    backend = get_backend(profile.backend)
+    settings = profile.settings
+    if fmt in ("onnx", "ort") and profile.backend == "onnxruntime":
+        session = backend.session(artifact.path.read_bytes(), settings)
+        feed_name = session.get_inputs()[0].name
+        shape = [d if isinstance(d, int) else profile.batch for d in session.get_inputs()[0].shape]
+        x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+        from zenbench.backends.base import Runnable
+
+        runnable = Runnable(lambda: session.run(None, {feed_name: x}), {"backend": backend.name})
+    elif fmt == "tflite" and profile.backend == "litert":
+        interpreter = backend.interpreter(artifact.path, settings)
+        detail = interpreter.get_input_details()[0]
+        x = np.random.default_rng(0).standard_normal(detail["shape"]).astype(detail["dtype"])
+        from zenbench.backends.base import Runnable
+
+        def run() -> None:
+            interpreter.set_tensor(detail["index"], x)
+            interpreter.invoke()
+
+        runnable = Runnable(run, {"backend": backend.name})
+    else:
+        raise ZenbenchError(f"a {fmt} artifact cannot be timed on device {profile.name} ({profile.backend}); "
+                            f"onnx/ort time on an onnxruntime device, tflite on a litert device")
+    m = backend.time(runnable, profile.timing)
+    scale = 1000.0 / (profile.batch if profile.per_image else 1)
+    stats = m.summary(scale)
+    result = {"device": profile.name, "settings": profile.describe(), "environment": environment(profile.threads),
+              "ms": stats, "noisy": m.noisy}
+    if budget_ms is not None:
+        result["budget_ms"] = budget_ms
+        result["within_budget"] = stats["median"] <= budget_ms
+    if predicted_ms is not None:
+        result["predicted_ms"] = predicted_ms
+        result["prediction_error"] = predicted_ms / stats["median"] - 1
+    return result

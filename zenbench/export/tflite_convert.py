@@ -1,0 +1,57 @@
+"""torch -> .tflite through litert-torch (extra ``zenbench[tflite]``).
+
+litert-torch installs beside torch 2.13 without replacing it and converts the networks of every
+space here (BN folded into the convolutions). Inputs and outputs are made channels-last
+(``to_channel_last_io``), which is the layout TFLite runs in: a plain conversion keeps the
+NCHW signature and adds a TRANSPOSE at the start of the graph, which would be timed with every
+model. The ONNX -> TFLite route (onnx2tf) needs TensorFlow and pins versions that clash with
+the rest of the stack.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from zenbench.errors import BackendUnavailable
+
+INSTALL = "pip install 'zenbench[tflite]' (litert-torch and ai-edge-litert)"
+
+
+def converter_missing() -> str | None:
+    """Why conversion cannot run here, or None. Looks the package up without importing it (slow, noisy)."""
+    from importlib.util import find_spec
+
+    if find_spec("litert_torch") is None:
+        return f"the torch -> TFLite converter litert-torch is not installed ({INSTALL})"
+    return None
+
+
+def to_tflite(module: nn.Module, input_shape: tuple[int, ...], *, channels_last_io: bool = True) -> bytes:
+    """The module as a .tflite flatbuffer (fp32), taking NHWC input when ``channels_last_io``."""
+    reason = converter_missing()
+    if reason:
+        raise BackendUnavailable(reason)
+    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
+    import litert_torch
+
+    module = module.eval()
+    example = torch.randn(input_shape)
+    if channels_last_io and len(input_shape) == 4:
+        outputs = [0] if _output_rank(module, example) == 4 else []
+        module = litert_torch.to_channel_last_io(module, args=[0], outputs=outputs)
+        example = example.permute(0, 2, 3, 1).contiguous()
+    edge = litert_torch.convert(module, (example,))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.tflite"
+        edge.export(str(path))
+        return path.read_bytes()
+
+
+def _output_rank(module: nn.Module, example: torch.Tensor) -> int:
+    with torch.inference_mode():
+        return module(example).dim()

@@ -1,0 +1,127 @@
+"""A finished search's results folder: best structure, top-k, history, report and plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from zenbench.fileio import atomic_write_bytes, atomic_write_text
+from zenbench.search.evolution import HISTORY, SearchSettings, SearchState
+
+
+def history_frame(out: Path) -> pd.DataFrame:
+    path = out / HISTORY
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    return pd.DataFrame(rows, columns=["iteration", "structure", "status", "score", "latency_ms", "macs", "params",
+                                       "layers", "error"])
+
+
+def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
+    """Scored candidates no other candidate beats on both score (higher) and latency (lower)."""
+    scored = frame[(frame.status == "scored") & frame.latency_ms.notna()].sort_values(["latency_ms", "score"],
+                                                                                       ascending=[True, False])
+    keep, best = [], -math.inf
+    for row in scored.itertuples():
+        if row.score > best:
+            keep.append(row.Index)
+            best = row.score
+    return scored.loc[keep]
+
+
+def write_report(out: Path, settings: SearchSettings, state: SearchState, *, top_k: int = 10,
+                 device: str | None = None) -> dict[str, Any]:
+    frame = history_frame(out)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    atomic_write_bytes(out / "history.parquet", sink.getvalue().to_pybytes())
+    population = sorted(state.population, key=lambda m: -m.score)
+    if not population:
+        atomic_write_text(out / "report.md", "# zenbench search\n\nNo candidate met the constraints.\n")
+        return {"best": None, "out": str(out)}
+    best = population[0]
+    atomic_write_text(out / "best_structure.txt", best.structure + "\n")
+    from zenbench.space.spec import NetworkSpec
+
+    top = []
+    for m in population[:top_k]:
+        counts = NetworkSpec.parse(m.structure).counts(settings.resolution, settings.num_classes)
+        top.append({"structure": m.structure, "score": m.score, "latency_ms": m.latency_ms, "macs": counts.macs,
+                    "params": counts.params, "layers": counts.layers, "iteration": m.iteration})
+    atomic_write_text(out / "top_k.json", json.dumps(top, indent=2))
+    front = pareto_front(frame)
+    if settings.pareto:
+        atomic_write_text(out / "pareto_front.json", json.dumps(front[["structure", "score", "latency_ms", "macs",
+                                                                         "params"]].to_dict(orient="records"), indent=2))
+    plots = _plots(out, frame, state, settings, front)
+    scored = int((frame.status == "scored").sum())
+    rejected = frame[frame.status.str.startswith("rejected")].status.value_counts().to_dict()
+    c = settings.constraints
+    lines = [
+        "# zenbench search", "",
+        f"- space `{settings.space}`, proxy `{settings.proxy}` (batch {settings.batch_size}), resolution "
+        f"{settings.resolution}, {settings.num_classes} classes, seed {settings.seed}, workers {settings.workers}",
+        f"- device `{device}`" if device else "- no latency table",
+        f"- constraints: latency {c.latency_ms} ms, MACs {c.macs}, params {c.params}, layers {c.layers}",
+        f"- {state.iteration} iterations in {state.seconds:.0f} s ({state.iteration / max(state.seconds, 1e-9):.1f}/s); "
+        f"{scored} scored, rejected: {rejected or 'none'}", "",
+        "## Best", "", f"`{best.structure}`", "",
+        f"score {best.score:.4f}; predicted latency {_fmt(best.latency_ms)} ms; MACs {top[0]['macs']:,}; "
+        f"params {top[0]['params']:,}; layers {top[0]['layers']}", "",
+        "## Top candidates", "", "| # | score | latency ms | MACs | params | layers |", "|---|---|---|---|---|---|",
+        *[f"| {i} | {t['score']:.4f} | {_fmt(t['latency_ms'])} | {t['macs'] / 1e6:.1f}M | {t['params'] / 1e6:.2f}M | "
+          f"{t['layers']} |" for i, t in enumerate(top)], "",
+        *[f"![{Path(p).stem}]({Path(p).name})" for p in plots], "",
+    ]
+    atomic_write_text(out / "report.md", "\n".join(lines))
+    return {"best": top[0], "out": str(out), "plots": plots, "scored": scored, "pareto_front_size": len(front)}
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _plots(out: Path, frame: pd.DataFrame, state: SearchState, settings: SearchSettings,
+           front: pd.DataFrame) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    if state.best_scores:
+        fig, ax = plt.subplots(figsize=(5.5, 3.5), dpi=110)
+        its, scores = zip(*state.best_scores, strict=True)
+        ax.plot(its, scores)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(f"best {settings.proxy} score")
+        fig.tight_layout()
+        paths.append(_save(fig, out / "best_score.png"))
+    scored = frame[(frame.status == "scored") & frame.latency_ms.notna()]
+    if len(scored):
+        fig, ax = plt.subplots(figsize=(5.5, 4), dpi=110)
+        ax.scatter(scored.latency_ms, scored.score, s=6, alpha=0.5, label="scored candidates")
+        if len(front):
+            ax.step(front.latency_ms, front.score, where="post", color="tab:orange", label="Pareto front")
+        if settings.constraints.latency_ms is not None:
+            ax.axvline(settings.constraints.latency_ms, color="tab:red", ls="--", label="budget")
+        ax.set_xlabel("predicted latency (ms)")
+        ax.set_ylabel(f"{settings.proxy} score")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths.append(_save(fig, out / "score_vs_latency.png"))
+    plt.close("all")
+    return paths
+
+
+def _save(fig: Any, path: Path) -> str:
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    tmp.replace(path)
+    return str(path)
