@@ -129,8 +129,8 @@ class LatencyTable:
 
     def __post_init__(self) -> None:
         self._by_key = dict(zip(self.rows["key"], self.rows["median_ms"], strict=True)) if len(self.rows) else {}
-        if not self.models and len(self.rows):
-            self.fit()
+        if not self.models and len(self.rows) and set(FEATURES) <= set(self.rows.columns):
+            self.fit()  # unit tables; tables fitted from whole networks (fit.py) carry their model in metadata
 
     # ------------------------------------------------------------------ lookup and prediction
     def fit(self) -> None:

@@ -45,7 +45,11 @@ def to_tflite(module: nn.Module, input_shape: tuple[int, ...], *, channels_last_
         outputs = [0] if _output_rank(module, example) == 4 else []
         module = litert_torch.to_channel_last_io(module, args=[0], outputs=outputs)
         example = example.permute(0, 2, 3, 1).contiguous()
-    edge = litert_torch.convert(module, (example,))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the converter's pytree deprecation notices
+        edge = litert_torch.convert(module, (example,))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.tflite"
         edge.export(str(path))

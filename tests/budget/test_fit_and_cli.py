@@ -1,0 +1,71 @@
+"""Per-unit costs fitted from whole-network measurements; predict/measure on the committed CPU table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+from typer.testing import CliRunner
+
+from zenbench.cli import app
+from zenbench.fit import fit_table, predict_cells
+
+ROOT = Path(__file__).parents[2]
+DATA = ROOT.parent / "shared" / "data" / "nb201" / "latency_ms.csv"
+SHIPPED = ROOT / "zenbench" / "data" / "nb201" / "latency_ms.csv.gz"
+runner = CliRunner()
+
+
+def measurements(tmp_path: Path) -> Path:
+    """The shipped copy of the NB201 latency data as a plain CSV."""
+    import pandas as pd
+
+    path = tmp_path / "latency.csv"
+    pd.read_csv(SHIPPED).to_csv(path, index=False)
+    return path
+
+
+def test_fit_from_100_cells_ranks_all_cells(tmp_path) -> None:
+    import pandas as pd
+
+    path = measurements(tmp_path)
+    table, model = fit_table(path, "gold_6226", samples=100, seed=1)
+    assert model["pruning"] == "none"  # these devices kept dead edges: the data says so
+    frame = pd.read_csv(path)
+    predicted = predict_cells(table, frame["arch"])
+    assert stats.spearmanr(predicted, frame["gold_6226"]).statistic > 0.97
+    saved = table.save(tmp_path / "t.parquet")
+    from zenbench.tables import LatencyTable
+
+    again = LatencyTable.load(saved)
+    assert np.allclose(predict_cells(again, frame["arch"][:50]), predicted[:50])
+
+
+def test_table_fit_cli_and_bad_column(tmp_path) -> None:
+    path = measurements(tmp_path)
+    ok = runner.invoke(app, ["table", "fit", "--measurements", str(path), "--column", "pixel2", "--samples", "50",
+                             "--out", str(tmp_path / "p.parquet"), "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["pruning"] in ("none", "graph")
+    bad = runner.invoke(app, ["table", "fit", "--measurements", str(path), "--column", "pixel3"])
+    assert bad.exit_code == 2 and "pixel2" in bad.stderr
+
+
+def test_predict_on_the_committed_cpu_table_lists_units() -> None:
+    result = runner.invoke(app, ["predict", "zennet_imagenet1k_latency01ms_res224", "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["latency_ms"] > 0 and len(data["units"]) > 10
+    assert data["calibration"] and data["expected_error"] is not None
+
+
+def test_measure_reports_median_and_spread() -> None:
+    result = runner.invoke(app, ["measure", "SuperConvK3BNRELU(3,16,2,1)SuperResK3K3(16,32,2,16,1)", "--resolution",
+                                 "64", "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    ms = data["latency_ms"]
+    assert 0 < ms["p10"] <= ms["median"] <= ms["p90"] and ms["runs"] >= 15
+    assert data["settings"]["backend"] == "onnxruntime" and "cpu" in data["environment"]
