@@ -77,3 +77,12 @@ def test_tensorrt_fp16_engine_passes_parity(tmp_path) -> None:
     manifest = export(NetworkSpec.parse(K1), "tensorrt", precision="fp16", out_dir=tmp_path, resolution=32,
                       num_classes=10)
     assert manifest["parity"]["passed"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["zennet_imagenet1k_flops400M_SE_res224", "zennet_cifar10_model_size1M_res32"])
+def test_an_idw_and_a_k1kxk1_zoo_model_export_to_tflite(tmp_path, name: str) -> None:
+    m = get_zoo_model(name)
+    manifest = export(m.spec, "tflite", out_dir=tmp_path, resolution=m.resolution, num_classes=m.num_classes,
+                      se=m.use_se, samples=2)
+    assert manifest["parity"]["passed"]
