@@ -137,7 +137,7 @@ def error_metrics(predicted: list[float], measured: list[float]) -> dict[str, fl
     return {"n": len(m), "mape": float(np.mean(np.abs(rel))), "rmspe": float(np.sqrt(np.mean(rel**2))),
             "within_5": float(np.mean(np.abs(rel) <= 0.05)), "within_10": float(np.mean(np.abs(rel) <= 0.10)),
             "spearman": float(stats.spearmanr(p, m).statistic) if len(m) > 2 else math.nan,
-            "bias": float(np.mean(rel))}
+            "bias": float(np.mean(rel)), "p90_ape": float(np.percentile(np.abs(rel), 90))}
 
 
 # --------------------------------------------------------------------------------------------- constraints
@@ -210,6 +210,9 @@ class Constraints:
     num_classes: int = 1000
     #: count params/MACs as the paper's code did ("paper") or exactly ("exact")
     convention: str = "exact"
+    #: guard band on predicted latency: a network passes if prediction x (1 + guard) <= latency_ms, so that
+    #: the *measured* latency meets the budget despite the table's error (see ``table_guard``)
+    latency_guard: float = 0.0
 
     def check(self, spec: NetworkSpec, table: LatencyTable | None = None, *, stop_at_first: bool = False) -> Verdict:
         failures: list[Failure] = []
@@ -234,5 +237,15 @@ class Constraints:
             if table is None:
                 raise ValueError("a latency constraint needs a latency table")
             prediction = predict_latency(spec, table, self.resolution, self.num_classes)
-            over("latency_ms", prediction.value_ms, self.latency_ms)
+            over("latency_ms", prediction.value_ms * (1.0 + self.latency_guard), self.latency_ms)
         return Verdict(not failures, tuple(failures), prediction)
+
+
+def table_guard(table: LatencyTable) -> float:
+    """A guard band from the table's own validation: its 90th-percentile error (else RMSPE, else MAPE; 0 if
+    the table was never validated)."""
+    validation = table.metadata.get("validation") or {}
+    for key in ("p90_ape", "rmspe", "mape"):
+        if validation.get(key) is not None:
+            return float(validation[key])
+    return 0.0

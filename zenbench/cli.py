@@ -33,6 +33,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Tables are wide; when output goes to a pipe or file, do not squeeze them to 80 columns.
+benchmark_app = typer.Typer(help="Benchmarks against ground truth: proxies vs NAS-Bench-201 accuracy, latency fits.",
+                            no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
 console = Console() if sys.stdout.isatty() else Console(width=200)
 err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
 
@@ -487,7 +491,8 @@ def search_command(
     preset: Annotated[str | None, typer.Option(help="A paper script's init and budgets: imagenet-latency, "
                                                     "imagenet-latency0.1ms…1.2ms, imagenet-flops400M/600M/800M, "
                                                     "cifar-params1M/2M.")] = None,
-    space: Annotated[str | None, typer.Option(help="xxbl (ResNet-like) or idw (MobileNet-like).")] = None,
+    space: Annotated[str | None, typer.Option(help="xxbl (ResNet-like), idw (MobileNet-like) or nb201 (cells; "
+                                                   "needs --table from `zenbench table fit`).")] = None,
     init: Annotated[str | None, typer.Option(help="Initial structure (default: the preset's).")] = None,
     resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the preset's).")] = None,
     num_classes: Annotated[int | None, typer.Option(help="Classes (default: the preset's).")] = None,
@@ -501,6 +506,9 @@ def search_command(
     workers: Annotated[int, typer.Option(help="Candidates scored in parallel in local processes.")] = 1,
     ray: Annotated[str | None, typer.Option(help="Score on a Ray cluster: 'auto', 'local' or ray://ADDRESS.")] = None,
     pareto: Annotated[bool, typer.Option(help="Keep the latency-score Pareto front instead of one budget's best.")] = False,
+    guard: Annotated[str, typer.Option(help="Latency guard band: 'auto' (the table's validated p90 error), 'none', "
+                                            "or a fraction such as 0.1; prediction x (1 + guard) must meet the budget "
+                                            "so the measured latency does.")] = "auto",
     checkpoint_every: Annotated[int, typer.Option(help="Iterations between checkpoints.")] = 50,
     force: Annotated[bool, typer.Option(help="Use a table measured under other settings.")] = False,
     json_out: JsonOption = False,
@@ -515,6 +523,9 @@ def search_command(
     from zenbench.search import SearchSettings, search
     from zenbench.search.presets import get_preset
 
+    if space == "nb201":
+        _search_nb201(latency_ms, table, proxy, population, iterations, batch_size, seed, out, json_out)
+        return
     chosen = get_preset(preset or ("cifar-params1M" if params and not latency_ms and not flops else "imagenet-latency"))
     space = space or chosen.space
     latency = latency_ms if latency_ms is not None else (chosen.latency_ms if preset else None)
@@ -528,8 +539,14 @@ def search_command(
     tab = None
     profile_name = None
     if latency is not None or pareto:
+        from dataclasses import replace as _replace
+
+        from zenbench.budget import table_guard
+
         profile, tab = _load_table(device, table, force)
         profile_name = profile.name
+        band = table_guard(tab) if guard == "auto" else 0.0 if guard == "none" else parse_quantity(guard, "guard")
+        constraints = _replace(constraints, latency_guard=band or 0.0)
     settings = SearchSettings(space=space, init=init or chosen.init, resolution=res, num_classes=classes,
                               population=population, iterations=iterations, proxy=proxy, batch_size=batch_size,
                               seed=seed, workers=max(1, workers), checkpoint_every=checkpoint_every,
@@ -564,6 +581,79 @@ def search_command(
                   f"{best['macs'] / 1e6:.0f}M MACs, {best['params'] / 1e6:.2f}M params, {best['layers']} layers):")
     console.print(best["structure"], soft_wrap=True, highlight=False)
     console.print(f"results: {folder}/ (best_structure.txt, top_k.json, history.parquet, report.md, plots)")
+
+
+def _search_nb201(latency_ms: float | None, table: Path | None, proxy: str, population: int, iterations: int,
+                  batch_size: int, seed: int, out: Path | None, json_out: bool) -> None:
+    """``zenbench search --space nb201``: cells under a latency budget from a fitted table."""
+    from zenbench.fileio import atomic_write_text
+    from zenbench.search.nb201 import search_nb201
+    from zenbench.tables import LatencyTable
+
+    if latency_ms is None or table is None:
+        raise ZenbenchError("--space nb201 needs --latency-ms and --table (a table from `zenbench table fit`)")
+    result = search_nb201(LatencyTable.load(table), latency_ms=latency_ms, proxy=proxy, population=population,
+                          iterations=iterations, batch_size=batch_size, seed=seed)
+    folder = out or Path("runs") / f"nb201-{latency_ms:g}ms-s{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    if result["best"]:
+        atomic_write_text(folder / "best_cell.txt", result["best"]["arch"] + "\n")
+    atomic_write_text(folder / "history.json", json.dumps(result["history"]))
+    if json_out:
+        print_json({k: v for k, v in result.items() if k != "history"})
+        return
+    best = result["best"]
+    console.print("no cell met the budget" if best is None else
+                  f"best cell {best['arch']} (score {best['score']:.4f}, predicted {best['latency_ms']:.3g} ms); "
+                  f"{result['scored']} cells scored in {result['seconds']:.0f} s; results: {folder}")
+
+
+@benchmark_app.command("nb201-search")
+@friendly_errors
+def benchmark_nb201_search(
+    measurements: Annotated[Path, typer.Option(help="CSV with 'arch' and latency columns (e.g. the NB201 data).")],
+    column: Annotated[str, typer.Option(help="Device column: the table is fitted on it and the oracle judged by it.")],
+    latency_ms: Annotated[float | None, typer.Option(help="Budget (default: the column's 30th percentile).")] = None,
+    samples: Annotated[int, typer.Option(help="Measured cells the latency table is fitted on.")] = 100,
+    proxy: Annotated[str, typer.Option(help="Comma-separated proxies to search with.")] = "zen,synflow",
+    iterations: Annotated[int, typer.Option(help="Evolution iterations.")] = 300,
+    population: Annotated[int, typer.Option(help="Population size.")] = 32,
+    seed: Annotated[int, typer.Option(help="Seed of the fit sample and the search.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Search NAS-Bench-201 under a device's latency budget and compare with the oracle (true accuracy)."""
+    import pandas as pd
+
+    from zenbench.fit import fit_table
+    from zenbench.search.nb201 import oracle_comparison, search_nb201
+
+    table, model = fit_table(measurements, column, samples, seed)
+    budget = latency_ms if latency_ms is not None else float(pd.read_csv(measurements)[column].quantile(0.3))
+    rows = []
+    for name in [p.strip() for p in proxy.split(",") if p.strip()]:
+        with err_console.status(f"searching with {name}"):
+            result = search_nb201(table, latency_ms=budget, proxy=name, population=population, iterations=iterations,
+                                  seed=seed)
+        if result["best"] is None:
+            rows.append({"proxy": name, "best": None})
+            continue
+        rows.append({"proxy": name, "best": result["best"], "scored": result["scored"], "seconds": result["seconds"],
+                     **oracle_comparison(str(measurements), column, result["best"]["arch"], budget)})
+    if json_out:
+        print_json({"device": column, "budget_ms": budget, "fit": {k: v for k, v in model.items() if k != "coefficients"},
+                    "results": rows})
+        return
+    out = Table(title=f"NAS-Bench-201 search on {column}, budget {budget:.4g} ms (table fitted on {samples} cells)",
+                title_justify="left")
+    for col in ("proxy", "found acc. %", "found latency ms", "oracle acc. %", "rank among feasible", "meets budget"):
+        out.add_column(col, justify="left" if col == "proxy" else "right")
+    for r in rows:
+        if r["best"] is None:
+            out.add_row(r["proxy"], "-", "-", "-", "-", "no cell")
+            continue
+        out.add_row(r["proxy"], f"{r['found_accuracy']:.2f}", f"{r['found_latency_ms']:.4g}", f"{r['oracle_accuracy']:.2f}",
+                    f"{r['found_rank_among_feasible']:.0f} of {r['feasible_cells']}", "yes" if r["found_meets_budget"] else "no")
+    console.print(out)
 
 
 @app.command("export")
@@ -642,9 +732,6 @@ def export_command(
     console.print(table)
 
 
-benchmark_app = typer.Typer(help="Benchmarks against ground truth: proxies vs NAS-Bench-201 accuracy, latency fits.",
-                            no_args_is_help=True)
-app.add_typer(benchmark_app, name="benchmark")
 
 
 def progress_bar(description: str, disable: bool = False):

@@ -80,3 +80,16 @@ def test_random_networks_span_sizes_and_stay_valid() -> None:
     rng = random.Random(0)
     macs = [random_network(space, 224, rng).counts(224).macs for space in ("xxbl", "idw") for _ in range(60)]
     assert max(macs) / min(macs) > 50
+
+
+def test_guard_band_tightens_the_latency_check() -> None:
+    from zenbench.budget import table_guard
+
+    spec = NetworkSpec.parse(NET)
+    table = synthetic_table(spec, 64)
+    latency = predict_latency(spec, table, 64).value_ms
+    assert Constraints(latency_ms=latency * 1.05, resolution=64).check(spec, table)
+    assert not Constraints(latency_ms=latency * 1.05, resolution=64, latency_guard=0.1).check(spec, table)
+    assert table_guard(table) == 0.0
+    table.metadata["validation"] = {"mape": 0.05, "rmspe": 0.07}
+    assert table_guard(table) == 0.07

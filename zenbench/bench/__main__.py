@@ -9,10 +9,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from zenbench.bench import zen_speed
+from zenbench.bench import search_speed, zen_speed
 from zenbench.fileio import atomic_write_text
 
-SUITES = {"zen_speed": zen_speed.run}
+SUITES = {"zen_speed": zen_speed.run, "search_speed": search_speed.run}
 
 
 def render_zen_speed(result: dict, console: Console) -> None:
@@ -34,7 +34,20 @@ def render_zen_speed(result: dict, console: Console) -> None:
     console.print(table)
 
 
-RENDER = {"zen_speed": render_zen_speed}
+def render_search_speed(result: dict, console: Console) -> None:
+    table = Table(title="search throughput", title_justify="left")
+    for col in ("preset", "workers", "iterations", "proxy batch", "seconds", "iterations/s", "scored"):
+        table.add_column(col)
+    for r in result["throughput"]:
+        table.add_row(r["preset"], str(r["workers"]), str(r["iterations"]), str(r["batch"]), f"{r['seconds']:.1f}",
+                      f"{r['iterations_per_second']:.2f}", str(r["scored"]))
+    console.print(table)
+    for z in result["zoo"]:
+        console.print(f"{z['zoo_model']}: search best Zen-Score {z['search_best_score']:.2f} after {z['iterations']} "
+                      f"iterations ({z['seconds']:.0f} s) vs the zoo model's {z['zoo_score']:.2f} (batch {z['batch']})")
+
+
+RENDER = {"zen_speed": render_zen_speed, "search_speed": render_search_speed}
 
 
 def main() -> None:
