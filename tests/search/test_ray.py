@@ -11,7 +11,6 @@ from zenbench.search.presets import CIFAR_INIT
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'zenbench[distributed]'")
 
 
-@pytest.mark.slow
 def test_ray_search_matches_inline(tmp_path) -> None:
     settings = SearchSettings(space="xxbl", init=CIFAR_INIT, resolution=16, num_classes=10, population=6, iterations=12,
                               batch_size=4, seed=4, workers=2,
