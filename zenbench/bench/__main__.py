@@ -9,10 +9,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from zenbench.bench import search_speed, zen_speed
+from zenbench.bench import predict_speed, search_speed, zen_speed
 from zenbench.fileio import atomic_write_text
 
-SUITES = {"zen_speed": zen_speed.run, "search_speed": search_speed.run}
+SUITES = {"zen_speed": zen_speed.run, "predict_speed": predict_speed.run, "search_speed": search_speed.run}
 
 
 def render_zen_speed(result: dict, console: Console) -> None:
@@ -47,7 +47,13 @@ def render_search_speed(result: dict, console: Console) -> None:
                       f"iterations ({z['seconds']:.0f} s) vs the zoo model's {z['zoo_score']:.2f} (batch {z['batch']})")
 
 
-RENDER = {"zen_speed": render_zen_speed, "search_speed": render_search_speed}
+def render_predict_speed(result: dict, console: Console) -> None:
+    console.print(f"latency predictions on one core: {result['warm_per_second']:,.0f}/s with the block cache warm, "
+                  f"{result['cold_per_second']:,.0f}/s cold ({result['networks']} networks, "
+                  f"{result['mean_blocks']:.1f} blocks on average)")
+
+
+RENDER = {"zen_speed": render_zen_speed, "predict_speed": render_predict_speed, "search_speed": render_search_speed}
 
 
 def main() -> None:
