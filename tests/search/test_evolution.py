@@ -96,3 +96,21 @@ def test_parallel_workers_are_deterministic(tmp_path) -> None:
     a = search(settings, tmp_path / "a")
     b = search(settings, tmp_path / "b")
     assert a["best"] == b["best"]
+
+
+def test_pareto_mode_keeps_a_front_over_latency(tmp_path) -> None:
+    """With --pareto the population keeps non-dominated (score, latency) members; the report lists the front."""
+    from zenbench.search.report import history_frame, pareto_front
+    from zenbench.tables import LatencyTable
+
+    table = LatencyTable.load(Path(__file__).parents[2] / "latency_tables" / "cpu.parquet")  # its per-kind models
+    settings = SearchSettings(**{**SMALL, "iterations": 30}, seed=2, pareto=True,
+                              constraints=Constraints(resolution=16, num_classes=10, layers=14))
+    search(settings, tmp_path, table=table)
+    front = json.loads((tmp_path / "pareto_front.json").read_text())
+    assert len(front) >= 2
+    latencies = [f["latency_ms"] for f in front]
+    scores = [f["score"] for f in front]
+    assert latencies == sorted(latencies) and scores == sorted(scores)  # slower members only if they score higher
+    frame = history_frame(tmp_path)
+    assert len(pareto_front(frame)) == len(front)
