@@ -103,8 +103,13 @@ class TensorRTBackend(Backend):
         info = {"backend": self.name, "precision": settings.precision, "batch": workload.input_shape[0],
                 "gpu": torch.cuda.get_device_name(device), "tensorrt": trt.__version__,
                 "engine_bytes": len(engine_bytes)}
-        keep = (engine, context, buffers)  # the context reads these buffers: keep them alive with the runnable
-        return Runnable(run, info, sync=lambda: stream.synchronize(), timer=timed, close=lambda: keep and None)
+        alive = [engine, context, buffers]  # the context reads these buffers: they live as long as the runnable
+
+        def close() -> None:
+            stream.synchronize()
+            alive.clear()
+
+        return Runnable(run, info, sync=lambda: stream.synchronize(), timer=timed, close=close)
 
     def versions(self) -> dict[str, str]:
         try:

@@ -32,7 +32,7 @@ from zenbench.budget import Constraints
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
 from zenbench.search.parallel import Scorer
-from zenbench.space.mutate import mutate, split_deep_blocks
+from zenbench.space.mutate import mutate
 from zenbench.space.spec import NetworkSpec
 from zenbench.tables import LatencyTable
 
@@ -208,7 +208,6 @@ class Evolution:
             else:
                 parent = state.population[rng.randrange(len(state.population))]
                 child = mutate(NetworkSpec.parse(parent.structure), s.space, rng, replaces=2)
-            child = split_deep_blocks(child)
             verdict = s.constraints.check(child, self.table, stop_at_first=True)
             latency = verdict.latency.value_ms if verdict.latency else self._latency(child)
             if not verdict.ok:
