@@ -43,6 +43,8 @@ err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=Tr
 F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+ResolutionOption = Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")]
+NumClassesOption = Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")]
 
 
 def friendly_errors(func: F) -> F:
@@ -75,8 +77,8 @@ def human(value: float, unit: str = "") -> str:
 @friendly_errors
 def inspect(
     network: Annotated[str, typer.Argument(help="Zoo name, structure string, or file holding one.")],
-    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")] = None,
-    num_classes: Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")] = None,
+    resolution: ResolutionOption = None,
+    num_classes: NumClassesOption = None,
     se: Annotated[bool | None, typer.Option("--se/--no-se", help="Count SE blocks (default: as the zoo model).")] = None,
     convention: Annotated[str, typer.Option(help="'exact' (built module) or 'paper' (Zen-NAS code's counters).")] = "exact",
     json_out: JsonOption = False,
@@ -178,11 +180,11 @@ DTYPES = {"float32": "float32", "fp32": "float32", "float64": "float64", "fp64":
 def score_command(
     networks: Annotated[list[str], typer.Argument(help="Zoo names, structure strings, or files (one structure per line).")],
     proxy: Annotated[str, typer.Option(help="Comma-separated proxies; `zenbench proxies` lists them.")] = "zen",
-    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")] = None,
+    resolution: ResolutionOption = None,
     batch_size: Annotated[int, typer.Option(help="Random inputs per forward pass (the official search uses 64).")] = 64,
     repeat: Annotated[int, typer.Option(help="Independent draws of weights and inputs; reports mean, std, 95 % CI.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of weights and inputs: same seed, same score.")] = 0,
-    num_classes: Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")] = None,
+    num_classes: NumClassesOption = None,
     protocol: Annotated[str, typer.Option(help="Zen-Score protocol: 'official' (the code) or 'paper' (the text).")] = "official",
     gamma: Annotated[float, typer.Option(help="Zen-Score input perturbation scale.")] = 1e-2,
     dtype: Annotated[str, typer.Option(help="float32 (default), float64, bfloat16 or float16.")] = "float32",
@@ -342,8 +344,8 @@ def predict_command(
     network: Annotated[str, typer.Argument(help="Zoo name, structure string, or file holding one.")],
     device: Annotated[str, typer.Option(help="Device profile whose table to use.")] = "cpu",
     table: Annotated[Path | None, typer.Option(help="Latency table (default latency_tables/DEVICE.parquet).")] = None,
-    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")] = None,
-    num_classes: Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")] = None,
+    resolution: ResolutionOption = None,
+    num_classes: NumClassesOption = None,
     force: Annotated[bool, typer.Option(help="Use a table measured under other settings.")] = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -384,8 +386,8 @@ def predict_command(
 def measure_command(
     network: Annotated[str, typer.Argument(help="Zoo name, structure string, or file holding one.")],
     device: Annotated[str, typer.Option(help="Device profile to measure on.")] = "cpu",
-    resolution: Annotated[int | None, typer.Option(help="Input resolution (default: the zoo model's, else 224).")] = None,
-    num_classes: Annotated[int | None, typer.Option(help="Classifier width (default: the zoo model's, else 1000).")] = None,
+    resolution: ResolutionOption = None,
+    num_classes: NumClassesOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Measure a whole network end to end on a device (same runtime and timing rules as the profiler)."""
