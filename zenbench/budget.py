@@ -5,14 +5,19 @@ latencies. The whole network differs from that sum in ways units timed in isolat
 show: every isolated run pays the runtime's per-call cost (input binding, output allocation,
 thread wake-up) that a network pays once, and a sequence of units runs with warm caches and
 fewer layout changes at unit boundaries. zenbench measures that difference instead of guessing
-it: ``zenbench validate`` times whole networks end to end and fits a calibration
+it: ``zenbench profile`` ends by timing a sample of whole random networks end to end (and
+``zenbench validate`` can add more), and fits a calibration
 
-    latency = a + b * Σ unit_ms − c * units
+    latency = a + Σ_g b_g * Σ unit_ms of group g − c * units
 
-(a: the network's own per-call cost, b: a scale for cross-unit effects, c: the per-call cost each
-isolated unit over-counts), on a calibration sample separate from the networks it then reports
-its accuracy on. The calibration and the measured error live in the table's metadata, so a
-prediction carries its expected error.
+(a: the network's own per-call cost; b_g: a scale for what happens across unit boundaries, per
+group of units: plain convs (stem, head, classifier), ResNet-like units, depth-wise units; c: the
+per-call cost each isolated unit over-counts). The groups have their own scale because they
+differ in what isolation hides: measured on ONNX Runtime, the depth-wise units of a network cost
+about 8 % less than the sum of the same units timed alone, the ResNet-like ones about 2 % less
+(their convolutions are compute-bound; depth-wise ones are memory-bound and profit from the
+activations their neighbour left in cache). The calibration and the measured error live in the
+table's metadata, so a prediction carries its expected error.
 """
 
 from __future__ import annotations
@@ -46,15 +51,18 @@ class Prediction:
     raw_sum_ms: float
     units: tuple[UnitCost, ...]
     classifier_ms: float
-    calibration: dict[str, float] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
     #: expected relative error from the table's validation (e.g. its MAPE), if validated
     expected_error: float | None = None
     per_image: bool = False
+    #: Σ unit ms per calibration group (see ``CALIBRATION_GROUPS``), the classifier in "conv"
+    raw_by_group: dict[str, float] = field(default_factory=dict)
+    unit_count: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"latency_ms": self.value_ms, "raw_sum_ms": self.raw_sum_ms, "classifier_ms": self.classifier_ms,
                 "calibration": self.calibration, "expected_error": self.expected_error, "per_image": self.per_image,
-                "units": [u.__dict__ for u in self.units]}
+                "raw_by_group": self.raw_by_group, "unit_count": self.unit_count, "units": [u.__dict__ for u in self.units]}
 
 
 def unit_costs(spec: NetworkSpec, table: LatencyTable, resolution: int) -> tuple[list[UnitCost], int]:
@@ -72,20 +80,29 @@ def unit_costs(spec: NetworkSpec, table: LatencyTable, resolution: int) -> tuple
     return costs, res
 
 
-def block_ms(table: LatencyTable, block: BlockSpec, resolution: int) -> tuple[float, int, int]:
-    """(Σ unit ms, units, output resolution) of one block, memoised on the table: a search's children
-    share almost every block with their parents, so a prediction is a handful of dictionary hits."""
+#: unit groups with their own calibration scale: plain convs (stem, head) and the classifier; ResNet-like
+#: units; depth-wise (MobileNet-like) units
+CALIBRATION_GROUPS = ("conv", "xxbl", "idw")
+
+
+def block_ms(table: LatencyTable, block: BlockSpec, resolution: int) -> tuple[float, int, int, str]:
+    """(Σ unit ms, units, output resolution, calibration group) of one block, memoised on the table: a
+    search's children share almost every block with their parents, so a prediction is a handful of
+    dictionary hits."""
     cache = table.__dict__.setdefault("_block_cache", {})
     # a plain tuple hashes and compares in C, several times faster than the dataclass's generated methods
     key = (block.type, block.in_channels, block.out_channels, block.stride, block.sub_layers, block.bottleneck, resolution)
     hit = cache.get(key)
     if hit is None:
+        from zenbench.space.blocks import BLOCKS
+
         total, res = 0.0, resolution
         units = block.units()
         for unit in units:
             total += table.unit_ms(unit, res)
             res = unit.out_resolution(res)
-        hit = cache[key] = (total, len(units), res)
+        family = BLOCKS.get(block.type).family
+        hit = cache[key] = (total, len(units), res, family if family in CALIBRATION_GROUPS else "conv")
     return hit
 
 
@@ -102,40 +119,67 @@ def predict_latency(spec: NetworkSpec, table: LatencyTable, resolution: int = 22
     """Latency of ``spec`` on the table's device, calibrated if the table has been validated.
 
     ``breakdown=True`` also lists every unit's cost (slower; for reports)."""
-    raw, units, res = 0.0, 0, resolution
+    groups = dict.fromkeys(CALIBRATION_GROUPS, 0.0)
+    units, res = 0, resolution
     for block in spec.blocks:
-        ms, n, res = block_ms(table, block, res)
-        raw += ms
+        ms, n, res, group = block_ms(table, block, res)
+        groups[group] += ms
         units += n
     head = _classifier_ms(table, spec.out_channels, num_classes, res) if num_classes else 0.0
-    raw += head
+    groups["conv"] += head
+    units += 1 if num_classes else 0
+    raw = sum(groups.values())
     calibration = table.metadata.get("calibration") or {}
-    value = calibrated(raw, units + (1 if num_classes else 0), calibration)
+    value = calibrated(groups, units, calibration)
     if table.per_image:
         raw, value, head = raw / table.batch, value / table.batch, head / table.batch
+        groups = {g: ms / table.batch for g, ms in groups.items()}
     costs = tuple(unit_costs(spec, table, resolution)[0]) if breakdown else ()
     validation = table.metadata.get("validation") or {}
-    return Prediction(value, raw, costs, head, calibration, validation.get("mape"), table.per_image)
+    return Prediction(value, raw, costs, head, raw_by_group=groups, unit_count=units, calibration=calibration,
+                      expected_error=validation.get("mape"), per_image=table.per_image)
 
 
-def calibrated(raw_sum_ms: float, units: int, calibration: dict[str, float]) -> float:
+def calibrated(raw_by_group: dict[str, float], units: int, calibration: dict[str, Any]) -> float:
+    """The calibrated latency from per-group sums of unit latencies (batch latency, ms)."""
+    raw = sum(raw_by_group.values())
     if not calibration:
-        return raw_sum_ms
-    value = calibration["a"] + calibration["b"] * raw_sum_ms - calibration["c"] * units
-    return max(value, 0.05 * raw_sum_ms)
+        return raw
+    scale = calibration["b"]  # per group, or one number for every group
+    scaled = sum(scale.get(g, 1.0) * ms for g, ms in raw_by_group.items()) if isinstance(scale, dict) \
+        else float(scale) * raw
+    value = calibration["a"] + scaled - calibration["c"] * units
+    return max(value, 0.05 * raw)
 
 
-def fit_calibration(raw_sums: list[float], units: list[int], measured: list[float]) -> dict[str, float]:
-    """(a, b, c) minimising the squared *relative* error of ``a + b·Σ − c·units`` against measurements."""
+def fit_calibration(raw_by_group: list[dict[str, float]], units: list[int], measured: list[float],
+                    groups: tuple[str, ...] = CALIBRATION_GROUPS) -> dict[str, Any]:
+    """(a, b_g, c) minimising the squared *relative* error of ``a + Σ_g b_g·Σ_g − c·units`` against
+    measurements. A group too rare in the sample to be fitted (in fewer than 5 networks) shares the
+    others' pooled scale."""
     from scipy.optimize import lsq_linear
 
-    raw = np.asarray(raw_sums, dtype=float)
-    n = np.asarray(units, dtype=float)
     y = np.asarray(measured, dtype=float)
-    design = np.column_stack([np.ones_like(raw), raw, -n]) / y[:, None]
-    result = lsq_linear(design, np.ones_like(y), bounds=([-np.inf, 0.0, 0.0], [np.inf, np.inf, np.inf]))
-    a, b, c = map(float, result.x)
-    return {"a": a, "b": b, "c": c, "n": len(y)}
+    n = np.asarray(units, dtype=float)
+    sums = {g: np.asarray([r.get(g, 0.0) for r in raw_by_group], dtype=float) for g in groups}
+    fitted = [g for g in groups if np.count_nonzero(sums[g]) >= 5]
+    pooled_raw = sum(sums.values())
+
+    def solve(columns: list[np.ndarray]) -> np.ndarray:
+        design = np.column_stack([np.ones_like(y), *columns, -n]) / y[:, None]
+        lower = [-np.inf] + [0.0] * (len(columns) + 1)
+        return lsq_linear(design, np.ones_like(y), bounds=(lower, [np.inf] * len(lower))).x
+
+    pooled = solve([pooled_raw])
+    rest = pooled_raw - sum((sums[g] for g in fitted), np.zeros_like(y))
+    x = solve([sums[g] for g in fitted] + ([rest] if np.any(rest) else []))
+    scales = {g: float(pooled[1]) for g in groups}
+    scales.update({g: float(v) for g, v in zip(fitted, x[1:1 + len(fitted)], strict=True)})
+    if np.any(rest):
+        for g in groups:
+            if g not in fitted:
+                scales[g] = float(x[1 + len(fitted)])
+    return {"a": float(x[0]), "b": scales, "c": float(x[-1]), "n": len(y)}
 
 
 def error_metrics(predicted: list[float], measured: list[float]) -> dict[str, float]:
@@ -258,3 +302,47 @@ def table_guard(table: LatencyTable) -> float:
         if validation.get(key) is not None:
             return float(validation[key])
     return 0.0
+
+
+# --------------------------------------------------------------------------------------------- calibration
+
+
+def calibrate_table(table: LatencyTable, min_networks: int = 8) -> dict[str, Any] | None:
+    """Fit the table's whole-network calibration to the networks measured end to end that its metadata
+    lists (``networks``: structure, resolution, num_classes, median_ms of the batch). Returns it, or
+    None (and removes any old one) when fewer than ``min_networks`` were measured.
+
+    Three forms compete: none (the plain sum of units), one scale for every unit, and one scale per
+    group; the one with the smallest leave-one-out error on the measured networks wins, so a sample
+    too small or too noisy to support the extra terms falls back to the simpler form."""
+    networks = table.metadata.get("networks") or []
+    table.metadata.pop("calibration", None)
+    if len(networks) < min_networks:
+        return None
+    scale = table.batch if table.per_image else 1
+    groups, units, measured = [], [], []
+    for net in networks:
+        p = predict_latency(NetworkSpec.parse(net["structure"]), table, net["resolution"], net["num_classes"])
+        groups.append({g: ms * scale for g, ms in p.raw_by_group.items()})
+        units.append(p.unit_count)
+        measured.append(net["median_ms"])
+    forms = {"groups": lambda g: g, "single": lambda g: {"all": sum(g.values())}}
+    loo = {"none": float(np.mean([abs(sum(g.values()) / m - 1) for g, m in zip(groups, measured, strict=True)]))}
+    for form, view in forms.items():
+        errors = []
+        for i in range(len(measured)):
+            keep = [j for j in range(len(measured)) if j != i]
+            fit = fit_calibration([view(groups[j]) for j in keep], [units[j] for j in keep], [measured[j] for j in keep],
+                                  groups=tuple(view(groups[0])))
+            errors.append(abs(calibrated(view(groups[i]), units[i], fit) / measured[i] - 1))
+        loo[form] = float(np.mean(errors))
+    best = min(loo, key=loo.get)
+    if best == "none":
+        calibration: dict[str, Any] = {"a": 0.0, "b": 1.0, "c": 0.0, "n": len(measured)}
+    else:
+        fit = fit_calibration([forms[best](g) for g in groups], units, measured, groups=tuple(forms[best](groups[0])))
+        scales = fit["b"]
+        calibration = {**fit, "b": scales if best == "groups" else scales["all"]}
+    calibration.update({"form": best, "loo_mape": loo})
+    table.metadata["calibration"] = calibration
+    return calibration

@@ -290,6 +290,8 @@ def profile_command(
     out: Annotated[Path | None, typer.Option(help="Table file (default latency_tables/DEVICE.parquet).")] = None,
     resume: Annotated[bool, typer.Option("--resume/--restart", help="Continue an interrupted profile (default).")] = True,
     points: Annotated[int, typer.Option(help="Sampled channel configurations per unit kind and position.")] = 8,
+    networks: Annotated[int, typer.Option(help="Random whole networks timed end to end at the end, to calibrate "
+                                               "what units timed alone miss.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the sampled grid.")] = 0,
     quick: Annotated[bool, typer.Option(help="Smoke-test timing (3 runs, no warm-up): never for a real table.")] = False,
     json_out: JsonOption = False,
@@ -297,7 +299,9 @@ def profile_command(
     """Time every unit of a space's grid on a device and write its latency table (resumable).
 
     Each unit is appended to TABLE.partial.jsonl as soon as it is measured: interrupt at any moment
-    (Ctrl-C, kill -9) and run the same command again to continue. The table is written at the end.
+    (Ctrl-C, kill -9) and run the same command again to continue. Units still noisy after the first
+    pass are timed once more. Then --networks random networks are timed end to end and the table's
+    whole-network calibration is fitted to them. The table is written at the end.
     """
     from zenbench.devices import SpaceTarget, load_device
     from zenbench.profile import default_table_path, profile_device
@@ -315,6 +319,7 @@ def profile_command(
             bar.update(task, completed=done, total=total)
 
         table = profile_device(profile, targets=targets, out=path, resume=resume, points=points, seed=seed,
+                               networks=networks,
                                rules=profile.timing.quick() if quick else None, on_progress=on_progress)
     coverage = table.coverage()
     if json_out:
@@ -375,10 +380,16 @@ def predict_command(
     out.add_row("sum of units", "", "", f"{prediction.raw_sum_ms:.4f}", "")
     cal = prediction.calibration
     out.add_row("calibrated" if cal else "uncalibrated", "", "", f"{prediction.value_ms:.4f}",
-                f"a={cal['a']:.3g} b={cal['b']:.3g} c={cal['c']:.3g}" if cal else "run zenbench validate")
+                calibration_text(cal) if cal else "re-profile: the table has no whole-network calibration")
     console.print(out)
     if prediction.expected_error is not None:
         console.print(f"expected error (validation MAPE): {prediction.expected_error:.1%}")
+
+
+def calibration_text(cal: dict[str, Any]) -> str:
+    scale = cal["b"]
+    scales = " ".join(f"b_{g}={b:.3g}" for g, b in scale.items()) if isinstance(scale, dict) else f"b={scale:.3g}"
+    return f"a={cal['a']:.3g} {scales} c={cal['c']:.3g} ({cal.get('n', '?')} networks)"
 
 
 @app.command("measure")
@@ -412,9 +423,9 @@ def measure_command(
     console.print(f"[bold]{net.name}[/] on {profile.name} ({profile.backend}, {profile.precision}, batch {profile.batch}, "
                   f"{profile.threads or '-'} threads) @ {res}x{res}")
     console.print(f"  median {stats['median']:.4f} {unit}   mean {stats['mean']:.4f}   min {stats['min']:.4f}   "
-                  f"p10 {stats['p10']:.4f}   p90 {stats['p90']:.4f}   CV {stats['cv']:.1%}   runs {stats['runs']}")
+                  f"p10 {stats['p10']:.4f}   p90 {stats['p90']:.4f}   spread {stats['spread']:.1%}   runs {stats['runs']}")
     if m.noisy:
-        console.print("[yellow]warning: run-to-run variation stayed above the profile's max_cv; "
+        console.print("[yellow]warning: run-to-run variation stayed above the profile's max_spread; "
                       "close other programs and measure again[/]")
 
 
@@ -424,18 +435,23 @@ def validate_command(
     device: Annotated[str, typer.Option(help="Device profile to measure on.")] = "cpu",
     table: Annotated[Path | None, typer.Option(help="Latency table (default latency_tables/DEVICE.parquet).")] = None,
     n: Annotated[int, typer.Option(help="Random networks to validate on.")] = 100,
-    calibration_n: Annotated[int, typer.Option(help="Separate random networks to calibrate on.")] = 40,
+    calibration_n: Annotated[int, typer.Option(help="More random networks to measure and add to the calibration "
+                                                    "the profile fitted (a separate sample).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of both samples.")] = 0,
     space: Annotated[str | None, typer.Option(help="Sample one space only (default: the table's spaces).")] = None,
     resolution: Annotated[int, typer.Option(help="Input resolution of the sampled networks.")] = 224,
     zoo: Annotated[bool, typer.Option(help="Also validate the ZenNet zoo models of this resolution.")] = True,
+    passes: Annotated[int, typer.Option(help="Round-robin passes over the networks; each keeps its median pass "
+                                             "(the host's speed drifts over tens of seconds).")] = 3,
     json_out: JsonOption = False,
 ) -> None:
     """Measure sampled networks end to end and report how well the table predicts them.
 
-    Calibrates the whole-network terms on a first sample, reports MAPE, RMSPE, the share within
-    ±5 % and ±10 % and Spearman ρ on a second one, plots predicted vs measured, and stores the
-    calibration and the errors in the table so `zenbench predict` reports its expected error.
+    The networks are drawn from the table's spaces across their whole latency range and were never
+    used to fit the table. Reports MAPE, RMSPE, the share within ±5 % and ±10 %, Spearman ρ, and
+    the same for the ZenNet zoo; plots predicted vs measured; stores the errors in the table so
+    `zenbench predict` reports its expected error and `search --guard auto` its guard band.
+    --calibration-n N first measures N more networks and refits the calibration with them.
     """
     from zenbench.devices import load_device
     from zenbench.profile import default_table_path
@@ -446,7 +462,7 @@ def validate_command(
     with progress_bar(f"measuring networks on {profile.name}", disable=json_out) as bar:
         task = bar.add_task("networks", total=None)
         result = validate_table(path, profile, n=n, calibration_n=calibration_n, seed=seed, space=space,
-                                resolution=resolution, zoo=zoo,
+                                resolution=resolution, zoo=zoo, passes=passes,
                                 on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     if json_out:
         print_json({k: v for k, v in result.items() if k != "points"})
@@ -462,9 +478,8 @@ def validate_command(
                         f"{metrics['within_5']:.0%}", f"{metrics['within_10']:.0%}", f"{metrics['spearman']:.3f}",
                         f"{metrics['bias']:+.1%}")
     console.print(out)
-    cal = result["calibration"]
-    console.print(f"calibration: latency = {cal['a']:.4g} + {cal['b']:.4g} x sum(units) - {cal['c']:.4g} x units "
-                  f"(fitted on {cal['n']} networks); plot: {result['plot']}")
+    console.print(f"calibration: latency = a + Σ_group b_group x Σ unit ms - c x units, "
+                  f"{calibration_text(result['calibration'])}; plot: {result['plot']}")
 
 
 def parse_quantity(text: str | None, what: str) -> float | None:
@@ -526,7 +541,8 @@ def search_command(
     from zenbench.search.presets import get_preset
 
     if space == "nb201":
-        _search_nb201(latency_ms, table, proxy, population, iterations, batch_size, seed, out, json_out)
+        _search_nb201(latency_ms, table, proxy, population, iterations, batch_size, seed, out, json_out, resume,
+                      checkpoint_every)
         return
     chosen = get_preset(preset or ("cifar-params1M" if params and not latency_ms and not flops else "imagenet-latency"))
     space = space or chosen.space
@@ -586,7 +602,8 @@ def search_command(
 
 
 def _search_nb201(latency_ms: float | None, table: Path | None, proxy: str, population: int, iterations: int,
-                  batch_size: int, seed: int, out: Path | None, json_out: bool) -> None:
+                  batch_size: int, seed: int, out: Path | None, json_out: bool, resume: bool,
+                  checkpoint_every: int) -> None:
     """``zenbench search --space nb201``: cells under a latency budget from a fitted table."""
     from zenbench.fileio import atomic_write_text
     from zenbench.search.nb201 import search_nb201
@@ -594,10 +611,14 @@ def _search_nb201(latency_ms: float | None, table: Path | None, proxy: str, popu
 
     if latency_ms is None or table is None:
         raise ZenbenchError("--space nb201 needs --latency-ms and --table (a table from `zenbench table fit`)")
-    result = search_nb201(LatencyTable.load(table), latency_ms=latency_ms, proxy=proxy, population=population,
-                          iterations=iterations, batch_size=batch_size, seed=seed)
     folder = out or Path("runs") / f"nb201-{latency_ms:g}ms-s{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        result = search_nb201(LatencyTable.load(table), latency_ms=latency_ms, proxy=proxy, population=population,
+                              iterations=iterations, batch_size=batch_size, seed=seed, folder=folder, resume=resume,
+                              checkpoint_every=checkpoint_every)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: checkpoint saved in {folder}; add --resume to continue")
+        raise typer.Exit(130) from None
     if result["best"]:
         atomic_write_text(folder / "best_cell.txt", result["best"]["arch"] + "\n")
     atomic_write_text(folder / "history.json", json.dumps(result["history"]))

@@ -31,12 +31,11 @@ def run_demo(out: Path = Path("runs/demo"), *, latency_ms: float = 10.0, iterati
     table_path = out / "cpu-demo.parquet"
 
     say(f"1/5 profiling a sparse grid of ResNet-like units on {cpu.name} ({cpu.backend}, {cpu.threads} threads)")
-    table = profile_device(cpu, targets=[SpaceTarget("xxbl", 224)], out=table_path, points=points)
-    say(f"    {len(table.rows)} units -> {table_path}")
+    table = profile_device(cpu, targets=[SpaceTarget("xxbl", 224)], out=table_path, points=points, networks=16)
+    say(f"    {len(table.rows)} units and {len(table.metadata['networks'])} whole networks -> {table_path}")
 
-    say("2/5 calibrating and validating the table on end-to-end measurements of random networks")
-    validation = validate_table(table_path, cpu, n=12, calibration_n=12, seed=0, space="xxbl", zoo=False,
-                                out_dir=out / "validation")
+    say("2/5 validating the table on end-to-end measurements of random networks it has not seen")
+    validation = validate_table(table_path, cpu, n=12, seed=0, space="xxbl", zoo=False, out_dir=out / "validation")
     metrics = validation["metrics"]
     say(f"    MAPE {metrics['mape']:.1%}, within ±10 % {metrics['within_10']:.0%}, Spearman {metrics['spearman']:.3f}")
     table = LatencyTable.load(table_path)

@@ -5,9 +5,10 @@ The grid. A space at a resolution can place a unit of each of its block types at
 block's first unit, or a width change) or an identity one, and with any channel widths that are
 multiples of 8 up to 2048. That is far too many to time, so each kind (type x shortcut) gets a
 sampled grid: ``points`` channel configurations per position, drawn log-uniformly from a
-scrambled Sobol sequence (deterministic for a seed), widths rounded to multiples of 8, and
-scaled down where a unit would exceed ``mac_cap`` multiply-accumulates (no budget of interest
-admits it). Stems, final 1x1 convs and the GAP + classifier are profiled the same way. Off-grid
+scrambled Sobol sequence (deterministic for a seed) over the widths networks use at that
+resolution (``WIDTH_RESOLUTION``), plus ``WIDE_POINTS`` over the full range; widths are rounded to
+multiples of 8 and scaled down where a unit would exceed ``mac_cap`` multiply-accumulates (no
+budget of interest admits it). Stems, final 1x1 convs and the GAP + classifier are profiled the same way. Off-grid
 units are predicted by each kind's fitted model (``tables.KindModel``), whose leave-one-out
 error the coverage report shows.
 
@@ -15,6 +16,20 @@ Resumable. Each measured unit is appended to ``<table>.partial.jsonl`` (one line
 fsynced) as soon as it is measured; ``resume=True`` skips every key already there, so a run
 killed at any moment (Ctrl-C or SIGKILL) continues without losing or repeating a unit. A line cut
 short by a kill is ignored and re-measured. The Parquet table is written atomically at the end.
+
+Noisy units get a second chance. Interference on a shared host comes in bursts that make a
+timing bimodal (its median lands wherever the burst ended), and retrying at once often lands in
+the same burst. So after the first pass every unit still flagged noisy is measured once more, and
+the log keeps whichever of its two timings has the smaller spread.
+
+Whole networks too. A network is more than its units timed alone (no per-call cost between
+units, activations already in cache), so the profile also times ``networks`` random networks of
+its spaces end to end (``space.sampling``, across the whole latency range), three times each, and
+fits the table's calibration to them (``budget.calibrate_table``). Their timings are interleaved
+with the units' over the whole profile: this host's speed drifts by a few per cent over minutes,
+and networks timed in one window after the units learn that window's speed as a "network
+effect" (measured: a calibration 4 % off that way). Each keeps its median pass; they are logged
+and resumed like units.
 """
 
 from __future__ import annotations
@@ -33,6 +48,7 @@ import pandas as pd
 
 from zenbench.backends.base import Workload, get_backend
 from zenbench.backends.onnx_graph import head_graph, units_graph
+from zenbench.budget import calibrate_table
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
 from zenbench.measure import TimingRules, environment
@@ -51,6 +67,17 @@ from zenbench.tables import (
 )
 
 DEFAULT_POINTS = 8
+#: extra points per position drawn over the full width range, so the models also see wide units at
+#: high resolution (which the search may propose) and do not only extrapolate there
+WIDE_POINTS = 2
+#: widths at resolution r are drawn up to WIDTH_RESOLUTION / r (128 at 112, 2048 at 7): networks are narrow
+#: where activations are large, and a log-uniform draw over [8, 2048] at 112x112 would spend almost every
+#: point on units no network of the space has, leaving the narrow ones (the common case) to extrapolation
+WIDTH_RESOLUTION = 14336
+#: (in, mid, out) corners timed exactly at every position: the narrowest units, where the models extrapolate
+#: worst (a conv of 8 channels wastes half of each 16-channel SIMD block) and which small networks are full of
+NARROW_CORNERS = ((8, 8, 8), (8, 8, 16), (16, 8, 16), (16, 16, 16), (16, 8, 32), (32, 16, 32))
+DEFAULT_NETWORKS = 60
 DEFAULT_MAC_CAP = 1.5e9
 CLASSES = {224: 1000, 32: 100}
 
@@ -168,9 +195,10 @@ def grid(target: SpaceTarget, *, points: int = DEFAULT_POINTS, mac_cap: float = 
     for t, type_name in enumerate(FAMILIES[space]):
         block_type = BLOCKS.get(type_name)
         for p, place in enumerate(placements(resolution)):
-            sample = _sobol(3, points, rng_seed + 100 * t + p + 3)
-            for cin, mid, cout in sample:
-                a, m, b = _widths(np.array([cin, mid, cout]), max_c)
+            local_max = max(32, min(max_c, WIDTH_RESOLUTION // place.resolution))
+            sample = _sobol(3, points + WIDE_POINTS, rng_seed + 100 * t + p + 3)
+            drawn = [tuple(_widths(np.array(row), local_max if i < points else max_c)) for i, row in enumerate(sample)]
+            for a, m, b in drawn + list(NARROW_CORNERS if points >= 4 else ()):
                 add(_capped(lambda s, a=a, m=m, b=b, st=place.stride, bt=block_type: bt.make_unit(
                     scaled(a, s), scaled(m, s), scaled(b, s), st, True), place.resolution, mac_cap), place.resolution)
                 if place.stride == 1:  # an identity unit: same width in and out
@@ -186,6 +214,7 @@ class ProgressLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rows: dict[str, dict[str, Any]] = {}
+        self.retried: set[str] = set()
         if path.exists():
             for line in path.read_text().splitlines():
                 try:
@@ -193,7 +222,16 @@ class ProgressLog:
                 except json.JSONDecodeError:
                     continue  # a line cut short by a kill: that unit is measured again
                 if isinstance(row, dict) and "key" in row and "median_ms" in row:
-                    self.rows.setdefault(row["key"], row)
+                    self._keep(row)
+
+    def _keep(self, row: dict[str, Any]) -> None:
+        """Record a timing; of two timings of one unit, the one with the smaller spread wins."""
+        key = row["key"]
+        if row.get("retried"):
+            self.retried.add(key)
+        old = self.rows.get(key)
+        if old is None or _spread(row) < _spread(old):
+            self.rows[key] = row
 
     def append(self, row: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,18 +242,88 @@ class ProgressLog:
             f.write(json.dumps(row) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        self.rows[row["key"]] = row
+        self._keep(row)
+
+
+NETWORK_PASSES = 3
+
+
+@dataclass(frozen=True)
+class NetworkJob:
+    """One timing pass of one calibration network."""
+
+    key: str
+    index: int
+    structure: str
+    target: SpaceTarget
+    pass_: int
+
+
+def network_jobs(networks: list[tuple[str, SpaceTarget]], batch: int,
+                 passes: int = NETWORK_PASSES) -> list[NetworkJob]:
+    """Every pass of every network, pass-major, so a network's passes land far apart in time."""
+    return [NetworkJob(f"network|{i}|p{p}|{structure}|r{target.resolution}|b{batch}", i, structure, target, p)
+            for p in range(passes) for i, (structure, target) in enumerate(networks)]
+
+
+def _time_network(job: NetworkJob, profile: DeviceProfile, rules: TimingRules, log: ProgressLog) -> None:
+    from dataclasses import replace
+
+    from zenbench.space.spec import NetworkSpec
+    from zenbench.validate import measure_network
+
+    classes = CLASSES.get(job.target.resolution, 1000)
+    m = measure_network(NetworkSpec.parse(job.structure), profile, job.target.resolution, classes,
+                        rules=replace(rules, rounds=1))
+    stats = m.summary(scale=1000.0)
+    log.append({"key": job.key, "network": True, "structure": job.structure, "space": job.target.space,
+                "resolution": job.target.resolution, "num_classes": classes, "pass": job.pass_,
+                "median_ms": stats["median"], "p10_ms": stats["p10"], "p90_ms": stats["p90"],
+                "spread": stats["spread"], "noisy": bool(m.context.get("noisy")), "measured_at": time.time()})
+
+
+def _network_rows(networks: list[tuple[str, SpaceTarget]], batch: int, log: ProgressLog) -> list[dict[str, Any]]:
+    """Per calibration network: its median pass (with every pass's median kept for the record)."""
+    by_network: dict[int, list[dict[str, Any]]] = {}
+    for job in network_jobs(networks, batch):
+        if job.key in log.rows:
+            by_network.setdefault(job.index, []).append(log.rows[job.key])
+    out = []
+    for runs in by_network.values():
+        ordered = sorted(runs, key=lambda r: r["median_ms"])
+        middle = ordered[(len(ordered) - 1) // 2]
+        out.append({**{k: middle[k] for k in ("structure", "space", "resolution", "num_classes", "median_ms",
+                                               "p10_ms", "p90_ms", "spread", "noisy")},
+                    "pass_medians_ms": [r["median_ms"] for r in runs]})
+    return out
+
+
+def _spread(row: dict[str, Any]) -> float:
+    return float(row.get("spread", row.get("cv", 0.0)))
 
 
 def default_table_path(device: str) -> Path:
     return Path("latency_tables") / f"{device.replace(':', '-')}.parquet"
 
 
+def calibration_networks(targets: Iterable[SpaceTarget], count: int, seed: int) -> list[tuple[str, SpaceTarget]]:
+    """``count`` random networks spread over ``targets`` (deterministic for a seed), as structure strings."""
+    import random
+
+    from zenbench.space.sampling import random_network
+
+    rng = random.Random(f"calibration-{seed}")
+    targets = [t for t in targets if t.space in FAMILIES]
+    return [(str(random_network(t.space, t.resolution, rng)), t) for t in (targets[i % len(targets)]
+                                                                         for i in range(count if targets else 0))]
+
+
 def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | None = None, out: Path | None = None,
                    resume: bool = True, points: int = DEFAULT_POINTS, mac_cap: float = DEFAULT_MAC_CAP, seed: int = 0,
-                   rules: TimingRules | None = None,
+                   networks: int = DEFAULT_NETWORKS, rules: TimingRules | None = None,
                    on_progress: Callable[[int, int, str], None] | None = None) -> LatencyTable:
-    """Profile every grid unit of ``targets`` (default: the profile's spaces) and write the table."""
+    """Profile every grid unit of ``targets`` (default: the profile's spaces), then ``networks`` whole
+    networks for the calibration, and write the table."""
     backend = get_backend(profile.backend)
     backend.require(profile.settings)
     targets = tuple(targets or profile.spaces)
@@ -235,7 +343,8 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
     done = len(jobs) - len(todo)
     if on_progress:
         on_progress(done, len(jobs), "")
-    for job in todo:
+
+    def time_job(job: UnitJob, retried: bool = False) -> None:
         runnable = backend.prepare(job.workload(profile.batch), profile.settings)
         try:
             measurement = backend.time(runnable, rules)
@@ -244,16 +353,35 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
         stats = measurement.summary(scale=1000.0)
         log.append({**job.row(profile.batch), "median_ms": stats["median"], "mean_ms": stats["mean"],
                     "min_ms": stats["min"], "p10_ms": stats["p10"], "p90_ms": stats["p90"], "iqr_ms": stats["iqr"],
-                    "cv": stats["cv"], "runs": stats["runs"], "noisy": bool(measurement.context.get("noisy")),
-                    "measured_at": time.time()})
+                    "cv": stats["cv"], "spread": stats["spread"], "runs": stats["runs"],
+                    "noisy": bool(measurement.context.get("noisy")), "retried": retried, "measured_at": time.time()})
+
+    net_jobs = [job for job in network_jobs(calibration_networks(targets, networks, seed), profile.batch)
+                if job.key not in log.rows]
+    every = max(1, len(todo) // max(1, len(net_jobs)))  # spread the networks' passes over the whole profile
+    for i, job in enumerate(todo):
+        time_job(job)
         done += 1
         if on_progress:
             on_progress(done, len(jobs), job.key)
+        if (i + 1) % every == 0 and net_jobs:
+            _time_network(net_jobs.pop(0), profile, rules, log)
+    again = [job for key, job in jobs.items() if log.rows[key].get("noisy") and key not in log.retried]
+    for i, job in enumerate(again):
+        if on_progress:
+            on_progress(done, len(jobs), f"re-measuring noisy unit {i + 1}/{len(again)}: {job.key}")
+        time_job(job, retried=True)
+    for i, net_job in enumerate(net_jobs):  # what the unit loop left (e.g. when resuming a finished unit pass)
+        if on_progress:
+            on_progress(done, len(jobs), f"whole network {i + 1}/{len(net_jobs)} for the calibration")
+        _time_network(net_job, profile, rules, log)
+    measured_networks = _network_rows(calibration_networks(targets, networks, seed), profile.batch, log)
     rows = pd.DataFrame([log.rows[key] for key in jobs if key in log.rows])
     grid_meta = {"targets": [t.__dict__ for t in targets], "points": points, "mac_cap": mac_cap, "seed": seed,
-                 "units": len(jobs), "timing": rules.__dict__}
-    table = LatencyTable(rows, new_metadata(profile.describe(), environment(profile.threads), backend.versions(),
-                                            grid_meta))
+                 "units": len(jobs), "networks": networks, "timing": rules.__dict__}
+    table = LatencyTable(rows, {**new_metadata(profile.describe(), environment(profile.threads), backend.versions(),
+                                               grid_meta), "networks": measured_networks})
+    calibrate_table(table)
     table.save(out)
     log_path.unlink(missing_ok=True)
     return table

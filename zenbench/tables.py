@@ -8,6 +8,13 @@ A unit that was measured is looked up; any other unit is predicted by its kind's
 non-negative least-squares fit of latency on the unit's work (dense and depth-wise MACs, bytes
 of activations read and written, weights, and a constant per-call cost). This is how nn-Meter
 handles off-grid configurations too: a sampled grid plus a fitted per-kernel model.
+
+Channel padding. Runtimes compute convolutions in channel blocks: ONNX Runtime on an AVX-512 CPU
+reorders activations to NCHWc with 16-channel blocks, so a 3x3 conv of 56 channels costs exactly
+what one of 64 does, and one of 72 what one of 80 does (measured: 1.11 vs 1.11 ms, 2.05 vs 2.11
+ms at 56x56). Work counted on raw widths is then a poor regressor. The features therefore count
+channels rounded up to a block, and the block (1, 16 or 32) is chosen per table by which gives the
+smallest leave-one-out error: the data says how the device pads, no CPU-flag guessing.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ import pandas as pd
 from zenbench.errors import ZenbenchError
 from zenbench.space.units import Conv, Shortcut, Unit
 
+#: candidate channel blocks; widths are multiples of 8 already, so a block of 8 would equal 1
+CHANNEL_BLOCKS = (1, 16, 32)
+#: columns that describe a unit's shape, from which its features are recomputed for any block
+SHAPE_COLUMNS = ("family", "shortcut", "in_channels", "mid_channels", "out_channels", "stride", "resolution")
 FEATURES = ("const", "dense_macs", "dw_macs", "act_elems", "weight_elems", "out_elems")
 TIMING_COLUMNS = ("median_ms", "mean_ms", "min_ms", "p10_ms", "p90_ms", "iqr_ms", "cv", "runs", "noisy")
 #: settings that make two tables incomparable; a mismatch refuses to load unless forced
@@ -57,14 +68,23 @@ def classifier_key(channels: int, num_classes: int, resolution: int, batch: int)
     return f"classifier|gap-linear|in{channels}|mid0|out{num_classes}|s1|r{resolution}|b{batch}"
 
 
-def unit_features(unit: Unit, resolution: int, batch: int) -> dict[str, float]:
-    """The work a unit does for one batch, which the per-kind model is linear in."""
+def padded(channels: int, block: int) -> int:
+    """``channels`` rounded up to a multiple of ``block``; image planes (<= 4 channels) are read as they are."""
+    if block <= 1 or channels <= 4:
+        return channels
+    return -(-channels // block) * block
+
+
+def unit_features(unit: Unit, resolution: int, batch: int, block: int = 1) -> dict[str, float]:
+    """The work a unit does for one batch, which the per-kind model is linear in (channels padded to ``block``)."""
     totals = {"dense_macs": 0.0, "dw_macs": 0.0, "act_elems": 0.0, "weight_elems": 0.0}
 
     def add(conv: Conv, res_in: int) -> int:
         res_out = (res_in - 1) // conv.stride + 1
-        totals["dw_macs" if conv.groups > 1 else "dense_macs"] += conv.params * res_out * res_out * batch
-        totals["act_elems"] += (conv.in_channels * res_in * res_in + conv.out_channels * res_out * res_out) * batch
+        cin, cout = padded(conv.in_channels, block), padded(conv.out_channels, block)
+        per_pixel = cout * conv.kernel * conv.kernel * (1 if conv.groups > 1 else cin)
+        totals["dw_macs" if conv.groups > 1 else "dense_macs"] += per_pixel * res_out * res_out * batch
+        totals["act_elems"] += (cin * res_in * res_in + cout * res_out * res_out) * batch
         totals["weight_elems"] += conv.params
         return res_out
 
@@ -74,13 +94,28 @@ def unit_features(unit: Unit, resolution: int, batch: int) -> dict[str, float]:
             res = add(layer, res)
     if unit.shortcut is Shortcut.PROJECTION:
         add(unit.projection_conv(), resolution)  # reads the unit's input
-    return {"const": 1.0, **totals, "out_elems": float(unit.out_channels * res * res * batch)}
+    return {"const": 1.0, **totals, "out_elems": float(padded(unit.out_channels, block) * res * res * batch)}
 
 
-def classifier_features(channels: int, num_classes: int, resolution: int, batch: int) -> dict[str, float]:
+def classifier_features(channels: int, num_classes: int, resolution: int, batch: int,
+                        block: int = 1) -> dict[str, float]:
+    channels = padded(channels, block)
     return {"const": 1.0, "dense_macs": float(channels * num_classes * batch), "dw_macs": 0.0,
             "act_elems": float(channels * resolution * resolution * batch), "weight_elems": float(channels * num_classes),
             "out_elems": float(num_classes * batch)}
+
+
+def row_features(row: dict[str, Any], block: int) -> dict[str, float]:
+    """A table row's features recomputed from its shape with channels padded to ``block``."""
+    from zenbench.space.blocks import BLOCKS
+
+    batch, resolution = int(row.get("batch", 1)), int(row["resolution"])
+    if row["family"] == "classifier":
+        return classifier_features(int(row["in_channels"]), int(row["out_channels"]), resolution, batch, block)
+    unit = BLOCKS.get(row["family"]).make_unit(int(row["in_channels"]), int(row["mid_channels"]),
+                                               int(row["out_channels"]), int(row["stride"]),
+                                               row["shortcut"] != Shortcut.IDENTITY.value)
+    return unit_features(unit, resolution, batch, block)
 
 
 @dataclass
@@ -119,6 +154,56 @@ class KindModel:
         return KindModel(kind, dict(zip(FEATURES, map(float, coef), strict=True)), len(y), mape, p90)
 
 
+#: candidate (bandwidth in log2 units of width and resolution, prior weight) of the residual smoother
+SMOOTHING_GRID = ((0.5, 0.5), (0.5, 1.0), (0.75, 0.5), (0.75, 1.0), (1.0, 1.0), (1.0, 2.0), (1.5, 2.0))
+
+
+def shape_coordinates(in_channels: Any, mid: Any, out: Any, resolution: Any) -> np.ndarray:
+    """Where a unit sits for the residual smoother: log2 of its widths and resolution."""
+    return np.log2(np.column_stack([np.maximum(np.asarray(v, dtype=float), 1.0)
+                                    for v in (in_channels, mid, out, resolution)]))
+
+
+@dataclass
+class ResidualSmoother:
+    """Corrects a kind's model by the measured units around the query: the model is linear in the
+    work a unit does, but a runtime's efficiency is not (narrow convolutions waste most of a SIMD
+    block, small spatial sizes most of a tile), so the residuals of nearby units, weighted by a
+    Gaussian kernel over log widths and resolution and shrunk towards zero where few are near,
+    scale the model's prediction. Bandwidth and shrinkage are chosen by leave-one-out error;
+    ``bandwidth`` None means the smoother did not help and is off."""
+
+    bandwidth: float | None
+    prior: float
+    loo_mape: float
+    base_loo_mape: float
+
+    @staticmethod
+    def choose(groups: list[tuple[np.ndarray, np.ndarray]]) -> ResidualSmoother:
+        """Pick (bandwidth, prior) on groups of (coordinates, log residuals), leaving each unit out."""
+        base = float(np.mean(np.concatenate([np.abs(np.expm1(-r)) for _, r in groups]))) if groups else 0.0
+        best = ResidualSmoother(None, 0.0, base, base)
+        for bandwidth, prior in SMOOTHING_GRID:
+            errors = []
+            for z, r in groups:
+                d2 = ((z[:, None, :] - z[None, :, :]) ** 2).sum(axis=2)
+                w = np.exp(-d2 / (2 * bandwidth**2))
+                np.fill_diagonal(w, 0.0)
+                correction = (w @ r) / (w.sum(axis=1) + prior)
+                errors.append(np.abs(np.expm1(correction - r)))
+            error = float(np.mean(np.concatenate(errors)))
+            if error < best.loo_mape:
+                best = ResidualSmoother(bandwidth, prior, error, base)
+        return best
+
+    def correction(self, z: np.ndarray, coordinates: np.ndarray, residuals: np.ndarray) -> float:
+        """The factor by which to scale the model's prediction at ``z`` (1.0 when off)."""
+        if self.bandwidth is None or len(residuals) == 0:
+            return 1.0
+        w = np.exp(-((coordinates - z) ** 2).sum(axis=1) / (2 * self.bandwidth**2))
+        return float(np.exp((w @ residuals) / (w.sum() + self.prior)))
+
+
 @dataclass
 class LatencyTable:
     """Measured unit latencies of one device plus the per-kind models fitted to them."""
@@ -134,7 +219,58 @@ class LatencyTable:
 
     # ------------------------------------------------------------------ lookup and prediction
     def fit(self) -> None:
-        self.models = {kind: KindModel.fit(kind, group) for kind, group in self.rows.groupby("kind")}
+        """Fit every kind's model, with the channel block whose models predict held-out units best."""
+        has_shapes = set(SHAPE_COLUMNS) <= set(self.rows.columns)
+        best: tuple[float, int, dict[str, KindModel]] | None = None
+        for block in CHANNEL_BLOCKS if has_shapes else (1,):
+            frame = self.rows
+            if has_shapes:
+                features = pd.DataFrame([row_features(r, block) for r in self.rows.to_dict("records")],
+                                        index=self.rows.index)
+                frame = pd.concat([self.rows.drop(columns=list(FEATURES), errors="ignore"), features], axis=1)
+            models = {kind: KindModel.fit(kind, group) for kind, group in frame.groupby("kind")}
+            scored = [(m.loo_mape, m.n) for m in models.values() if not np.isnan(m.loo_mape)]
+            error = sum(e * n for e, n in scored) / max(1, sum(n for _, n in scored))
+            if best is None or error < best[0]:
+                best = (error, block, models)
+        assert best is not None
+        self.metadata["channel_block"], self.models = best[1], best[2]
+        for cache in ("_block_cache", "_classifier_cache", "_residuals"):  # memoised from the old models
+            self.__dict__.pop(cache, None)
+        self.metadata["smoother"] = ResidualSmoother.choose(list(self.residuals().values())).__dict__ \
+            if has_shapes else ResidualSmoother(None, 0.0, 0.0, 0.0).__dict__
+
+    def residuals(self) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]:
+        """Per (kind, stride): coordinates and log(measured / model) of every measured unit (memoised)."""
+        cached = self.__dict__.get("_residuals")
+        if cached is None:
+            cached = {}
+            if set(SHAPE_COLUMNS) <= set(self.rows.columns):
+                block = self.channel_block
+                for (kind, stride), group in self.rows.groupby(["kind", "stride"]):
+                    model = self.models.get(kind)
+                    if model is None:
+                        continue
+                    predicted = np.array([model.predict(row_features(r, block)) for r in group.to_dict("records")])
+                    residual = np.log(group["median_ms"].to_numpy(dtype=float) / np.maximum(predicted, 1e-9))
+                    cached[(kind, int(stride))] = (shape_coordinates(group["in_channels"], group["mid_channels"],
+                                                                     group["out_channels"], group["resolution"]),
+                                                   residual)
+            self.__dict__["_residuals"] = cached
+        return cached
+
+    @property
+    def smoother(self) -> ResidualSmoother:
+        cached = self.__dict__.get("_smoother")
+        if cached is None or cached.__dict__ != self.metadata.get("smoother"):
+            cached = ResidualSmoother(**self.metadata["smoother"]) if "smoother" in self.metadata \
+                else ResidualSmoother(None, 0.0, 0.0, 0.0)
+            self.__dict__["_smoother"] = cached
+        return cached
+
+    @property
+    def channel_block(self) -> int:
+        return int(self.metadata.get("channel_block", 1))
 
     def unit_ms(self, unit: Unit, resolution: int) -> float:
         """Latency of one unit: measured if the table has it, else its kind's model."""
@@ -142,14 +278,20 @@ class LatencyTable:
         key = unit_key(unit, resolution, batch)
         if key in self._by_key:
             return float(self._by_key[key])
-        return self._model(unit_kind(unit)).predict(unit_features(unit, resolution, batch))
+        kind = unit_kind(unit)
+        base = self._model(kind).predict(unit_features(unit, resolution, batch, self.channel_block))
+        near = self.residuals().get((kind, unit.stride))
+        if near is None:
+            return base
+        z = shape_coordinates([unit.in_channels], [unit_mid(unit)], [unit.out_channels], [resolution])[0]
+        return base * self.smoother.correction(z, *near)
 
     def classifier_ms(self, channels: int, num_classes: int, resolution: int) -> float:
         key = classifier_key(channels, num_classes, resolution, self.batch)
         if key in self._by_key:
             return float(self._by_key[key])
-        return self._model("classifier/gap-linear").predict(classifier_features(channels, num_classes, resolution,
-                                                                                self.batch))
+        return self._model("classifier/gap-linear").predict(
+            classifier_features(channels, num_classes, resolution, self.batch, self.channel_block))
 
     def _model(self, kind: str) -> KindModel:
         if kind not in self.models:
@@ -211,6 +353,8 @@ class LatencyTable:
             raise TableError(f"{path} has no zenbench metadata; it was not written by `zenbench profile`")
         meta = json.loads(raw)
         models = {k: KindModel(**v) for k, v in meta.pop("models", {}).items()}
+        if "channel_block" not in meta or "smoother" not in meta:
+            models = {}  # fitted before channel padding and the smoother were modelled: refit
         result = LatencyTable(table.to_pandas(), meta, models)
         if expect:
             result.check_settings(expect, force=force, source=str(path))

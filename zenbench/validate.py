@@ -1,10 +1,11 @@
 """Whole networks measured end to end, and a latency table's predictions checked against them.
 
 ``measure_network`` times a network on a device with the same backend and timing rules as the
-profiler. ``validate_table`` draws a calibration sample and a separate validation sample of
-random networks across the space's latency range (plus, optionally, the ZenNet zoo), fits the
-whole-network calibration (``budget.fit_calibration``) on the first, reports the error on the
-second, plots predicted vs measured, and writes calibration and error into the table's metadata.
+profiler. ``validate_table`` draws random networks across the space's latency range that the table has
+never seen (plus, optionally, the ZenNet zoo), measures them, reports the table's error on them,
+plots predicted vs measured, and writes the error into the table's metadata. The calibration
+comes from the networks ``zenbench profile`` measured; an optional extra calibration sample,
+drawn separately, is measured and added to them first.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any
 
 from zenbench.backends.base import Workload, get_backend
 from zenbench.backends.onnx_graph import network_graph
-from zenbench.budget import error_metrics, fit_calibration, predict_latency
+from zenbench.budget import calibrate_table, error_metrics, predict_latency
 from zenbench.devices import DeviceProfile
+from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
-from zenbench.measure import Measurement
+from zenbench.measure import Measurement, TimingRules
 from zenbench.space.sampling import random_network
 from zenbench.space.spec import NetworkSpec
 from zenbench.tables import LatencyTable
@@ -38,12 +40,12 @@ def network_workload(spec: NetworkSpec, batch: int, resolution: int, num_classes
 
 
 def measure_network(spec: NetworkSpec, profile: DeviceProfile, resolution: int = 224, num_classes: int = 1000,
-                    se: bool = False) -> Measurement:
+                    se: bool = False, rules: TimingRules | None = None) -> Measurement:
     """End-to-end latency of the whole network on the device (batch latency; see ``per_image``)."""
     backend = get_backend(profile.backend)
     runnable = backend.prepare(network_workload(spec, profile.batch, resolution, num_classes, se), profile.settings)
     try:
-        return backend.time(runnable, profile.timing)
+        return backend.time(runnable, rules or profile.timing)
     finally:
         runnable.close()
 
@@ -52,43 +54,84 @@ def measure_network(spec: NetworkSpec, profile: DeviceProfile, resolution: int =
 class ValidationPoint:
     structure: str
     name: str
-    raw_sum_ms: float
-    units: int
+    resolution: int
+    num_classes: int
     measured_ms: float
     measured_p10_ms: float
     measured_p90_ms: float
+    raw_sum_ms: float = 0.0
+    units: int = 0
     predicted_ms: float = 0.0
 
+    def as_network(self) -> dict[str, Any]:
+        """The row a table's ``networks`` list keeps for its calibration."""
+        return {"structure": self.structure, "space": self.name.split("-")[0], "resolution": self.resolution,
+                "num_classes": self.num_classes, "median_ms": self.measured_ms, "p10_ms": self.measured_p10_ms,
+                "p90_ms": self.measured_p90_ms}
 
-def _measure_points(specs: list[tuple[str, NetworkSpec, int, int]], table: LatencyTable, profile: DeviceProfile,
+
+def measure_networks(specs: list[tuple[NetworkSpec, int, int]], profile: DeviceProfile, *, passes: int = 3,
+                     rules: TimingRules | None = None,
+                     on_progress: Callable[[int], None] | None = None) -> list[Measurement]:
+    """Measure many networks in ``passes`` round-robin passes (one timing round each) and keep, per
+    network, the samples of its median pass.
+
+    On a shared host the machine's speed drifts in regimes of tens of seconds (measured here: a
+    memory-bound network runs at 3.3 ms for a minute, then 3.7 ms, then 4.4 ms), far longer than
+    one measurement, so repeating a measurement at once cannot see it. Passes spread each
+    network's timing over the whole run; the median pass is immune to one disturbed pass."""
+    from dataclasses import replace
+
+    rules = replace(rules or profile.timing, rounds=1)
+    found: list[list[Measurement]] = [[] for _ in specs]
+    for p in range(max(1, passes)):
+        for i, (spec, resolution, classes) in enumerate(specs):
+            found[i].append(measure_network(spec, profile, resolution, classes, rules=rules))
+            if on_progress:
+                on_progress(p * len(specs) + i + 1)
+    chosen = []
+    for runs in found:
+        ordered = sorted(runs, key=lambda m: m.median)
+        middle = ordered[(len(ordered) - 1) // 2]
+        chosen.append(Measurement(middle.samples, {**middle.context, "pass_medians": [m.median for m in runs]}))
+    return chosen
+
+
+def _measure_points(specs: list[tuple[str, NetworkSpec, int, int]], profile: DeviceProfile, passes: int,
                     on_progress: Callable[[int, int], None] | None, offset: int, total: int) -> list[ValidationPoint]:
-    points = []
-    for i, (name, spec, resolution, classes) in enumerate(specs):
-        raw = predict_latency(spec, table, resolution, classes)
-        units = sum(len(b.units()) for b in spec.blocks) + (1 if classes else 0)
-        m = measure_network(spec, profile, resolution, classes)
-        points.append(ValidationPoint(str(spec), name, raw.raw_sum_ms * (table.batch if table.per_image else 1), units,
-                                      m.median * 1000, m.p10 * 1000, m.p90 * 1000))
-        if on_progress:
-            on_progress(offset + i + 1, total)
-    return points
+    measured = measure_networks([(spec, res, classes) for _, spec, res, classes in specs], profile, passes=passes,
+                                on_progress=lambda done: on_progress(offset + done, total) if on_progress else None)
+    return [ValidationPoint(str(spec), name, resolution, classes, m.median * 1000, m.p10 * 1000, m.p90 * 1000)
+            for (name, spec, resolution, classes), m in zip(specs, measured, strict=True)]
 
 
-def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, calibration_n: int = 40, seed: int = 0,
+def _predict_points(table: LatencyTable, points: list[ValidationPoint]) -> None:
+    """Fill in each point's prediction (batch latency, like the measurement)."""
+    scale = table.batch if table.per_image else 1
+    for p in points:
+        prediction = predict_latency(NetworkSpec.parse(p.structure), table, p.resolution, p.num_classes)
+        p.raw_sum_ms, p.units = prediction.raw_sum_ms * scale, prediction.unit_count
+        p.predicted_ms = prediction.value_ms * scale
+
+
+def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, calibration_n: int = 0, seed: int = 0,
                    space: str | None = None, resolution: int = 224, num_classes: int = 1000, zoo: bool = True,
-                   out_dir: Path | None = None, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Calibrate on ``calibration_n`` random networks, report the error on ``n`` others (and the zoo)."""
+                   passes: int = 3, out_dir: Path | None = None,
+                   on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Report the table's error on ``n`` random networks it has never seen (and on the zoo).
+
+    The calibration comes from the networks the profile measured; ``calibration_n`` more (a
+    separate sample) are measured and added to them first."""
     from zenbench.zoo import get_zoo_model, list_models
 
     table = LatencyTable.load(table_path, expect=profile.describe())
-    table.metadata.pop("calibration", None)
     spaces = [space] if space else sorted({t["space"] for t in table.metadata["grid"]["targets"]
                                            if t["resolution"] == resolution})
-    rng = random.Random(seed)
+    rng = random.Random(f"validate-{seed}")
 
     def sample(count: int, tag: str) -> list[tuple[str, NetworkSpec, int, int]]:
-        return [(f"{tag}-{i}", random_network(spaces[i % len(spaces)], resolution, rng), resolution, num_classes)
-                for i in range(count)]
+        return [(f"{spaces[i % len(spaces)]}-{tag}-{i}", random_network(spaces[i % len(spaces)], resolution, rng),
+                 resolution, num_classes) for i in range(count)]
 
     calibration_specs, validation_specs = sample(calibration_n, "cal"), sample(n, "val")
     zoo_specs = []
@@ -97,20 +140,23 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
             m = get_zoo_model(name)
             if m.resolution == resolution:
                 zoo_specs.append((name, m.spec, m.resolution, m.num_classes))
-    total = len(calibration_specs) + len(validation_specs) + len(zoo_specs)
-    cal = _measure_points(calibration_specs, table, profile, on_progress, 0, total)
-    val = _measure_points(validation_specs, table, profile, on_progress, len(cal), total)
-    zoo_points = _measure_points(zoo_specs, table, profile, on_progress, len(cal) + len(val), total)
-    calibration = fit_calibration([p.raw_sum_ms for p in cal], [p.units for p in cal], [p.measured_ms for p in cal])
-    table.metadata["calibration"] = calibration
-    for p in cal + val + zoo_points:
-        p.predicted_ms = table_predicted(table, p)
+    total = (len(calibration_specs) + len(validation_specs) + len(zoo_specs)) * max(1, passes)
+    cal = _measure_points(calibration_specs, profile, passes, on_progress, 0, total)
+    val = _measure_points(validation_specs, profile, passes, on_progress, len(cal) * passes, total)
+    zoo_points = _measure_points(zoo_specs, profile, passes, on_progress, (len(cal) + len(val)) * passes, total)
+    table.metadata["networks"] = (table.metadata.get("networks") or []) + [p.as_network() for p in cal]
+    calibration = calibrate_table(table)
+    if calibration is None:
+        raise ZenbenchError(f"{table_path} has fewer than 8 networks measured end to end to calibrate on; "
+                            f"re-profile it with `zenbench profile` or pass --calibration-n 40")
+    _predict_points(table, cal + val + zoo_points)
     metrics = error_metrics([p.predicted_ms for p in val], [p.measured_ms for p in val])
     uncalibrated = error_metrics([p.raw_sum_ms for p in val], [p.measured_ms for p in val])
     zoo_metrics = error_metrics([p.predicted_ms for p in zoo_points], [p.measured_ms for p in zoo_points]) \
         if len(zoo_points) > 2 else {}
     table.metadata["validation"] = {**metrics, "uncalibrated": uncalibrated, "zoo": zoo_metrics, "seed": seed,
-                                    "calibration_n": calibration_n, "spaces": spaces, "resolution": resolution}
+                                    "calibration_networks": len(table.metadata["networks"]), "spaces": spaces,
+                                    "resolution": resolution}
     table.save(table_path)
     out_dir = out_dir or table_path.with_suffix("").with_name(table_path.stem + "-validation")
     result = {"table": str(table_path), "device": profile.name, "calibration": calibration, "metrics": metrics,
@@ -121,12 +167,6 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
     atomic_write_text(out_dir / "validation.json", json.dumps(result, indent=2))
     result["plot"] = str(scatter(val, zoo_points, metrics, profile.name, out_dir / "predicted_vs_measured.png"))
     return result
-
-
-def table_predicted(table: LatencyTable, point: ValidationPoint) -> float:
-    from zenbench.budget import calibrated
-
-    return calibrated(point.raw_sum_ms, point.units, table.metadata["calibration"])
 
 
 def scatter(points: list[ValidationPoint], zoo: list[ValidationPoint], metrics: dict[str, float], device: str,

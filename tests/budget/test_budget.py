@@ -48,12 +48,38 @@ def test_prediction_is_the_sum_of_units_and_classifier() -> None:
 
 def test_calibration_recovers_known_terms() -> None:
     rng = np.random.default_rng(0)
-    raw = rng.uniform(1, 50, 40)
-    units = rng.integers(10, 60, 40)
-    measured = 0.3 + 0.9 * raw - 0.02 * units
-    fit = fit_calibration(list(raw), list(units), list(measured))
-    assert fit["a"] == pytest.approx(0.3, abs=1e-6) and fit["b"] == pytest.approx(0.9, abs=1e-6)
-    assert fit["c"] == pytest.approx(0.02, abs=1e-6)
+    xxbl, idw, conv = rng.uniform(0, 40, 60), rng.uniform(0, 40, 60), rng.uniform(0.2, 2, 60)
+    idw[:30] = 0.0  # half the networks are ResNet-like only
+    units = rng.integers(10, 60, 60)
+    measured = 0.3 + 0.98 * xxbl + 0.9 * idw + 1.1 * conv - 0.02 * units
+    groups = [{"conv": c, "xxbl": x, "idw": i} for c, x, i in zip(conv, xxbl, idw, strict=True)]
+    fit = fit_calibration(groups, list(units), list(measured))
+    assert fit["a"] == pytest.approx(0.3, abs=1e-6) and fit["c"] == pytest.approx(0.02, abs=1e-6)
+    assert fit["b"] == pytest.approx({"conv": 1.1, "xxbl": 0.98, "idw": 0.9}, abs=1e-6)
+
+
+def test_a_group_too_rare_to_fit_shares_the_pooled_scale() -> None:
+    rng = np.random.default_rng(1)
+    xxbl, conv = rng.uniform(1, 40, 30), rng.uniform(0.2, 2, 30)
+    measured = 0.95 * (xxbl + conv)
+    fit = fit_calibration([{"conv": c, "xxbl": x, "idw": 0.0} for c, x in zip(conv, xxbl, strict=True)],
+                          [20] * 30, list(measured))
+    assert fit["b"]["idw"] == pytest.approx(0.95, abs=1e-3)  # no depth-wise networks: the pooled scale
+
+
+def test_profiled_networks_calibrate_the_table() -> None:
+    from zenbench.budget import calibrate_table
+
+    spec = NetworkSpec.parse(NET)
+    table = synthetic_table(spec, 64)
+    raw = predict_latency(spec, table, 64, 1000).raw_sum_ms
+    table.metadata["networks"] = [{"structure": NET, "resolution": 64, "num_classes": 1000,
+                                   "median_ms": 0.9 * raw}] * 10
+    calibration = calibrate_table(table)
+    assert calibration is not None and calibration["n"] == 10
+    assert predict_latency(spec, table, 64, 1000).value_ms == pytest.approx(0.9 * raw, rel=1e-3)
+    table.metadata["networks"] = table.metadata["networks"][:3]
+    assert calibrate_table(table) is None and "calibration" not in table.metadata
 
 
 def test_constraints_report_which_limit_and_by_how_much() -> None:
@@ -93,3 +119,33 @@ def test_guard_band_tightens_the_latency_check() -> None:
     assert table_guard(table) == 0.0
     table.metadata["validation"] = {"mape": 0.05, "rmspe": 0.07}
     assert table_guard(table) == 0.07
+
+
+def test_the_residual_smoother_learns_what_the_linear_model_cannot() -> None:
+    """Narrow units run at a fraction of the wide ones' efficiency: the per-kind model (linear in work)
+    cannot express that, the smoother learns it from the measured neighbours of an unseen unit."""
+    from zenbench.space.blocks import BLOCKS
+    from zenbench.tables import unit_mid
+
+    block = BLOCKS.get("SuperResK3K3")
+    rng = np.random.default_rng(0)
+
+    def true_ms(unit, res: int) -> float:
+        f = unit_features(unit, res, 1, 16)
+        return 0.01 + f["dense_macs"] / 5e9 * (1 + 3 * np.exp(-unit.out_channels / 24))
+
+    rows = []
+    for width, mid in {(int(8 * rng.integers(1, 64)), int(8 * rng.integers(1, 32))) for _ in range(80)}:
+        unit = block.make_unit(width, mid, width, 1, False)
+        rows.append({"key": unit_key(unit, 28, 1), "kind": unit_kind(unit), "family": unit.family,
+                     "shortcut": unit.shortcut.value, "in_channels": width, "mid_channels": unit_mid(unit),
+                     "out_channels": width, "stride": 1, "resolution": 28, "batch": 1,
+                     **unit_features(unit, 28, 1), "median_ms": true_ms(unit, 28), "noisy": False})
+    table = LatencyTable(pd.DataFrame(rows), {"device": {"batch": 1, "per_image": False}})
+    assert table.smoother.bandwidth is not None
+    assert table.smoother.loo_mape < 0.7 * table.smoother.base_loo_mape
+    unseen = block.make_unit(24, 16, 24, 1, False)
+    assert unit_key(unseen, 28, 1) not in table._by_key
+    base = table._model(unit_kind(unseen)).predict(unit_features(unseen, 28, 1, table.channel_block))
+    truth = true_ms(unseen, 28)
+    assert abs(table.unit_ms(unseen, 28) / truth - 1) < abs(base / truth - 1)

@@ -16,7 +16,8 @@ from zenbench.devices import SpaceTarget, load_device
 from zenbench.profile import grid
 from zenbench.tables import LatencyTable, TableError
 
-ARGS = ["profile", "--device", "cpu", "--space", "xxbl", "--resolution", "32", "--points", "1", "--quick"]
+ARGS = ["profile", "--device", "cpu", "--space", "xxbl", "--resolution", "32", "--points", "1", "--quick",
+        "--networks", "10"]
 
 
 def run_cli(out: Path, *extra: str) -> subprocess.Popen:
@@ -58,6 +59,9 @@ def test_table_metadata_refuses_other_settings(tmp_path) -> None:
     assert meta["device"]["backend"] == "onnxruntime" and meta["device"]["batch"] == 1
     assert {"cpu", "torch", "onnxruntime", "host"} <= set(meta["environment"])
     assert meta["grid"]["units"] == len(table.rows)
+    # the profile ends with whole networks timed end to end, and calibrates the table on them
+    assert len(meta["networks"]) == 10 and all(n["median_ms"] > 0 for n in meta["networks"])
+    assert meta["calibration"]["n"] == 10
     with pytest.raises(TableError, match="batch"):
         LatencyTable.load(out, expect={"backend": "onnxruntime", "precision": "fp32", "batch": 64})
     with pytest.warns(UserWarning, match="batch"):

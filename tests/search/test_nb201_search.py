@@ -21,3 +21,44 @@ def test_nb201_search_meets_the_budget_and_reports_the_oracle(tmp_path) -> None:
     row = data["results"][0]
     assert row["found_latency_ms"] <= data["budget_ms"] * 1.1  # the prediction's error, at most
     assert row["oracle_accuracy"] >= row["found_accuracy"] and row["feasible_cells"] > 100
+
+
+def test_killed_cell_search_resumes_to_the_same_history(tmp_path) -> None:
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).parents[2]
+    csv = tmp_path / "latency.csv"
+    pd.read_csv(SHIPPED).to_csv(csv, index=False)
+    table = tmp_path / "nb201.parquet"
+    fitted = CliRunner().invoke(app, ["table", "fit", "--measurements", str(csv), "--column", "2080ti_32",
+                                      "--samples", "60", "--out", str(table)])
+    assert fitted.exit_code == 0, fitted.output
+    cli = [sys.executable, "-m", "zenbench.cli", "search", "--space", "nb201", "--table", str(table),
+           "--latency-ms", "14", "--proxy", "synflow", "--population", "8", "--iterations", "60",
+           "--checkpoint-every", "3", "--seed", "5", "--json"]
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    subprocess.run([*cli, "--out", str(clean)], check=True, capture_output=True, cwd=root, timeout=600)
+    process = subprocess.Popen([*cli, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=root)
+    checkpoint, target = killed / "checkpoint.json", random.Random(1).randint(6, 40)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        try:
+            if json.loads(checkpoint.read_text())["iteration"] >= target:
+                break
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    resumed = subprocess.run([*cli, "--out", str(killed), "--resume"], capture_output=True, cwd=root, timeout=600,
+                             text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(resumed.stdout)["resumed_from"] > 0
+    assert (killed / "best_cell.txt").read_text() == (clean / "best_cell.txt").read_text()
+    assert json.loads((killed / "history.json").read_text()) == json.loads((clean / "history.json").read_text())

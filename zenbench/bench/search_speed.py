@@ -53,7 +53,11 @@ def throughput(iterations: int = 300) -> list[dict[str, Any]]:
     return rows
 
 
-def zoo_gap(name: str, iterations: int, batch: int = 64) -> dict[str, Any]:
+def zoo_gap(name: str, iterations: int, batch: int = 64, milestones: tuple[int, ...] = (2000, 10000),
+            workers: int = 1) -> dict[str, Any]:
+    """The search's best Zen-Score at each milestone iteration (from one run) against the zoo model's."""
+    import pandas as pd
+
     zoo = get_zoo_model(name)
     if zoo.num_classes != 1000:
         preset = "cifar-params1M"
@@ -68,12 +72,15 @@ def zoo_gap(name: str, iterations: int, batch: int = 64) -> dict[str, Any]:
         constraints = Constraints(latency_ms=budget, layers=zoo.spec.layers, resolution=zoo.resolution)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        result = search(_settings(preset, constraints, iterations, 1, batch), Path(tmp), table=table)
+        result = search(_settings(preset, constraints, iterations, workers, batch), Path(tmp), table=table)
         seconds = time.perf_counter() - started
+        history = pd.read_parquet(Path(tmp) / "history.parquet")
+    scored = history[history["status"] == "scored"]
+    best_at = {int(m): float(scored[scored["iteration"] < m]["score"].max()) for m in milestones if m <= iterations}
     zoo_score = score(zoo.spec, "zen", resolution=zoo.resolution, batch_size=batch, repeat=3).mean
     return {"zoo_model": name, "iterations": iterations, "batch": batch, "constraints": constraints.__dict__,
             "search_best_score": result["best"]["score"] if result["best"] else None,
-            "search_best": result["best"], "zoo_score": zoo_score, "seconds": seconds}
+            "search_best": result["best"], "zoo_score": zoo_score, "best_score_at": best_at, "seconds": seconds}
 
 
 def run(runs: int = 10, iterations: int = 2000, zoo: bool = True) -> dict[str, Any]:

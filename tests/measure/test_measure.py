@@ -1,0 +1,55 @@
+"""Timing rules: the spread decides noise, bursts are retried, one outlier run is not noise."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from zenbench.measure import Measurement, TimingRules, measure
+
+RULES = TimingRules(warmup_runs=2, warmup_seconds=0.0, min_runs=20, min_seconds=0.0, rounds=1, max_spread=0.15,
+                    retries=2)
+
+
+def fake_timer(durations):
+    """A ``timer`` that returns the given call durations in order (seconds)."""
+    it = iter(durations)
+    return lambda fn: next(it)
+
+
+def test_one_outlier_run_is_not_noise() -> None:
+    m = Measurement(tuple([1.0] * 19 + [50.0]))
+    assert m.cv > 1.0  # the coefficient of variation would call this noisy
+    assert m.spread == pytest.approx(0.0) and m.median == 1.0
+
+
+def test_a_bimodal_attempt_is_measured_again_and_the_steady_one_kept() -> None:
+    burst = [1.0, 2.0] * 10  # another process took a core for half the calls
+    steady = [1.0] * 20
+    m = measure(lambda: None, RULES, timer=fake_timer([1.0, 1.0] + burst + steady))
+    assert m.median == 1.0 and not m.noisy and m.context["attempts"] == 2
+
+
+def test_a_timing_that_stays_bimodal_is_flagged() -> None:
+    burst = [1.0, 2.0] * 10
+    calls = []
+    durations = iter(itertools.chain([1.0, 1.0], burst * 3))
+    m = measure(lambda: None, RULES, timer=lambda fn: calls.append(1) or next(durations))
+    assert m.noisy and len(calls) == 2 + 3 * 20  # warm-up, then the first try and both retries
+
+
+def test_summary_reports_the_spread() -> None:
+    m = Measurement(tuple(float(x) for x in range(1, 12)))
+    stats = m.summary(scale=1000.0)
+    assert stats["spread"] == pytest.approx((m.p90 - m.p10) / m.median)
+    assert stats["median"] == pytest.approx(6000.0)
+
+
+def test_a_disturbed_round_is_dropped() -> None:
+    rules = TimingRules(warmup_runs=0, warmup_seconds=0.0, min_runs=10, min_seconds=0.0, rounds=3,
+                        round_tolerance=0.05, retries=0)
+    quiet, burst = [1.0] * 10, [1.6] * 10  # a neighbour took the core for the whole second round
+    m = measure(lambda: None, rules, timer=fake_timer(quiet + burst + [1.02] * 10))
+    assert m.context["rounds_dropped"] == 1 and m.runs == 20
+    assert m.median == pytest.approx(1.01) and not m.noisy
