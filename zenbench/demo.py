@@ -30,7 +30,8 @@ def run_demo(out: Path = Path("runs/demo"), *, latency_ms: float = 10.0, iterati
     cpu = load_device("cpu")
     table_path = out / "cpu-demo.parquet"
 
-    say(f"1/5 profiling a sparse grid of ResNet-like units on {cpu.name} ({cpu.backend}, {cpu.threads} threads)")
+    say(f"1/5 profiling a sparse grid of ResNet-like units on {cpu.name} ({cpu.backend}, "
+        f"{cpu.threads or 'all'} thread{'' if cpu.threads == 1 else 's'})")
     table = profile_device(cpu, targets=[SpaceTarget("xxbl", 224)], out=table_path, points=points, networks=16)
     say(f"    {len(table.rows)} units and {len(table.metadata['networks'])} whole networks -> {table_path}")
 
