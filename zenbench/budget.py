@@ -5,18 +5,19 @@ latencies. The whole network differs from that sum in ways units timed in isolat
 show: every isolated run pays the runtime's per-call cost (input binding, output allocation,
 thread wake-up) that a network pays once, and a sequence of units runs with warm caches and
 fewer layout changes at unit boundaries. zenbench measures that difference instead of guessing
-it: ``zenbench profile`` ends by timing a sample of whole random networks end to end (and
+it: ``zenbench profile`` also times a sample of whole random networks end to end, interleaved with
+its units (and
 ``zenbench validate`` can add more), and fits a calibration
 
     latency = a + Σ_g b_g * Σ unit_ms of group g − c * units
 
 (a: the network's own per-call cost; b_g: a scale for what happens across unit boundaries, per
 group of units: plain convs (stem, head, classifier), ResNet-like units, depth-wise units; c: the
-per-call cost each isolated unit over-counts). The groups have their own scale because they
-differ in what isolation hides: measured on ONNX Runtime, the depth-wise units of a network cost
-about 8 % less than the sum of the same units timed alone, the ResNet-like ones about 2 % less
-(their convolutions are compute-bound; depth-wise ones are memory-bound and profit from the
-activations their neighbour left in cache). The calibration and the measured error live in the
+per-call cost each isolated unit over-counts). ``calibrate_table`` lets three forms compete by
+leave-one-out error on the measured networks: none, one scale for all groups, one per group. With
+two ONNX Runtime threads the groups differed (depth-wise units ~8 % cheaper in a network than
+alone, ResNet-like ~2 %); on the one-thread cpu table one scale wins (latency ≈ −0.2 ms + 1.045 ×
+Σ units). The calibration and the measured error live in the
 table's metadata, so a prediction carries its expected error.
 """
 
