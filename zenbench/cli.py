@@ -262,10 +262,13 @@ def devices_command(json_out: JsonOption = False) -> None:
 
     rows = []
     for name in list_devices():
-        profile = load_device(name)
-        reason = profile.availability()
-        rows.append({**profile.describe(), "description": profile.description, "available": reason is None,
-                     "reason": reason, "variants": sorted(profile.variants), "source": profile.source})
+        base = load_device(name)
+        for full in [name, *(f"{name}:{v}" for v in sorted(base.variants))]:
+            profile = load_device(full)
+            reason = profile.availability()
+            rows.append({**profile.describe(), "device": full, "description": profile.description,
+                         "available": reason is None, "reason": reason, "variants": sorted(base.variants) if full == name
+                         else [], "source": profile.source})
     if json_out:
         print_json(rows)
         return
@@ -273,10 +276,12 @@ def devices_command(json_out: JsonOption = False) -> None:
     for col in ("device", "backend", "precision", "batch", "threads", "available", "description / why not"):
         table.add_column(col)
     for r in rows:
-        name = r["device"] + "".join(f"\n{r['device']}:{v}" for v in r["variants"])
-        table.add_row(name, r["backend"], r["precision"], str(r["batch"]) + (" (per image)" if r["per_image"] else ""),
-                      str(r["threads"] or "-"), "[green]yes[/]" if r["available"] else "[red]no[/]",
-                      r["description"] if r["available"] else f"[red]{r['reason']}[/]")
+        variant = ":" in r["device"]
+        table.add_row(r["device"], r["backend"], r["precision"],
+                      str(r["batch"]) + (" (per image)" if r["per_image"] else ""), str(r["threads"] or "-"),
+                      "[green]yes[/]" if r["available"] else "[red]no[/]",
+                      ("  variant of " + r["device"].split(":")[0]) if variant and r["available"]
+                      else r["description"] if r["available"] else f"[red]{r['reason']}[/]")
     console.print(table)
 
 

@@ -48,6 +48,7 @@ import pandas as pd
 
 from zenbench.backends.base import Workload, get_backend
 from zenbench.backends.onnx_graph import head_graph, units_graph
+from zenbench.backends.tflite_graph import head_tflite, units_tflite
 from zenbench.budget import calibrate_table
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
@@ -104,7 +105,8 @@ class UnitJob:
 
                 return nn.Sequential(build_unit(unit, residual=True, bn=True, se=False))
 
-            return Workload(shape, lambda: units_graph([unit], batch, self.resolution), make_torch, self.key)
+            return Workload(shape, lambda: units_graph([unit], batch, self.resolution), make_torch, self.key,
+                            make_tflite=lambda: units_tflite([unit], batch, self.resolution))
         channels, classes = self.classifier  # type: ignore[misc]
 
         def make_head():
@@ -112,7 +114,8 @@ class UnitJob:
 
             return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes))
 
-        return Workload(shape, lambda: head_graph(channels, classes, batch, self.resolution), make_head, self.key)
+        return Workload(shape, lambda: head_graph(channels, classes, batch, self.resolution), make_head, self.key,
+                        make_tflite=lambda: head_tflite(channels, classes, batch, self.resolution))
 
     @property
     def in_channels(self) -> int:

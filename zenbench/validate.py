@@ -19,6 +19,7 @@ from typing import Any
 
 from zenbench.backends.base import Workload, get_backend
 from zenbench.backends.onnx_graph import network_graph
+from zenbench.backends.tflite_graph import network_tflite
 from zenbench.budget import calibrate_table, error_metrics, predict_latency
 from zenbench.devices import DeviceProfile
 from zenbench.errors import ZenbenchError
@@ -35,8 +36,11 @@ def network_workload(spec: NetworkSpec, batch: int, resolution: int, num_classes
 
         return build_model(spec, num_classes, se=se).eval()
 
+    # TFLite: written directly, op for op what litert-torch converts (seconds a network); SE is left to the converter
+    make_tflite = None if se else (lambda: network_tflite(spec, batch, resolution, num_classes))
     return Workload((batch, spec.in_channels, resolution, resolution),
-                    lambda: network_graph(spec, batch, resolution, num_classes, se=se), make_torch, str(spec))
+                    lambda: network_graph(spec, batch, resolution, num_classes, se=se), make_torch, str(spec),
+                    make_tflite=make_tflite)
 
 
 def measure_network(spec: NetworkSpec, profile: DeviceProfile, resolution: int = 224, num_classes: int = 1000,

@@ -27,11 +27,12 @@ from zenbench.zoo import get_zoo_model
 TABLE = Path("latency_tables/cpu.parquet")
 
 
-def _settings(preset: str, constraints: Constraints, iterations: int, workers: int, batch: int) -> SearchSettings:
+def _settings(preset: str, constraints: Constraints, iterations: int, workers: int, batch: int,
+              checkpoint_every: int = 10**9) -> SearchSettings:
     p = get_preset(preset)
     return SearchSettings(space=p.space, init=p.init, resolution=p.resolution, num_classes=p.num_classes, population=64,
-                          iterations=iterations, batch_size=batch, seed=0, workers=workers, checkpoint_every=10**9,
-                          constraints=constraints)
+                          iterations=iterations, batch_size=batch, seed=0, workers=workers,
+                          checkpoint_every=checkpoint_every, constraints=constraints)
 
 
 def throughput(iterations: int = 300) -> list[dict[str, Any]]:
@@ -54,8 +55,14 @@ def throughput(iterations: int = 300) -> list[dict[str, Any]]:
 
 
 def zoo_gap(name: str, iterations: int, batch: int = 64, milestones: tuple[int, ...] = (2000, 10000),
-            workers: int = 1) -> dict[str, Any]:
-    """The search's best Zen-Score at each milestone iteration (from one run) against the zoo model's."""
+            workers: int = 1, out: Path | None = None) -> dict[str, Any]:
+    """The search's best Zen-Score at each milestone iteration (from one run) against the zoo model's.
+
+    With ``out``, the search runs in that folder, checkpoints every 100 iterations and resumes from
+    it when called again with the same arguments: a 10k-iteration run takes most of an hour here.
+    """
+    import contextlib
+
     import pandas as pd
 
     zoo = get_zoo_model(name)
@@ -70,11 +77,13 @@ def zoo_gap(name: str, iterations: int, batch: int = 64, milestones: tuple[int, 
         table = LatencyTable.load(TABLE)
         budget = predict_latency(zoo.spec, table, zoo.resolution, zoo.num_classes).value_ms
         constraints = Constraints(latency_ms=budget, layers=zoo.spec.layers, resolution=zoo.resolution)
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        result = search(_settings(preset, constraints, iterations, workers, batch), Path(tmp), table=table)
-        seconds = time.perf_counter() - started
-        history = pd.read_parquet(Path(tmp) / "history.parquet")
+    with contextlib.ExitStack() as stack:
+        folder = out if out is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        resume = (folder / "checkpoint.json").exists()
+        settings = _settings(preset, constraints, iterations, workers, batch, checkpoint_every=100)
+        result = search(settings, folder, table=table, resume=resume)
+        seconds = result["seconds"]
+        history = pd.read_parquet(folder / "history.parquet")
     scored = history[history["status"] == "scored"]
     best_at = {int(m): float(scored[scored["iteration"] < m]["score"].max()) for m in milestones if m <= iterations}
     zoo_score = score(zoo.spec, "zen", resolution=zoo.resolution, batch_size=batch, repeat=3).mean

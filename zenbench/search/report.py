@@ -80,7 +80,8 @@ def write_report(out: Path, settings: SearchSettings, state: SearchState, *, top
         *[f"![{Path(p).stem}]({Path(p).name})" for p in plots], "",
     ]
     atomic_write_text(out / "report.md", "\n".join(lines))
-    return {"best": top[0], "out": str(out), "plots": plots, "scored": scored, "pareto_front_size": len(front)}
+    return {"best": top[0], "out": str(out), "plots": plots, "scored": scored, "pareto_front_size": len(front),
+            "seconds": state.seconds, "iterations": state.iteration}
 
 
 def _fmt(value: float | None) -> str:
