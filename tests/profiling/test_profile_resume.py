@@ -71,3 +71,15 @@ def test_table_metadata_refuses_other_settings(tmp_path) -> None:
 def test_missing_table_says_how_to_make_one(tmp_path) -> None:
     with pytest.raises(TableError, match="zenbench profile"):
         LatencyTable.load(tmp_path / "none.parquet")
+
+
+def test_a_litert_profile_times_written_tflite_units_and_networks(tmp_path) -> None:
+    pytest.importorskip("ai_edge_litert", reason="needs the tflite extra: pip install 'zenbench[tflite]'")
+    out = tmp_path / "cpu-litert.parquet"
+    args = [a if a != "cpu" else "cpu-litert" for a in ARGS]
+    result = subprocess.run([sys.executable, "-m", "zenbench.cli", *args, "--out", str(out)], capture_output=True,
+                            cwd=Path(__file__).parents[2], timeout=600)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    table = LatencyTable.load(out, expect=load_device("cpu-litert").describe())
+    assert table.metadata["device"]["backend"] == "litert" and "ai-edge-litert" in table.metadata["versions"]
+    assert (table.rows["median_ms"] > 0).all() and len(table.metadata["networks"]) == 10
