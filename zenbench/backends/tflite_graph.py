@@ -28,15 +28,15 @@ from zenbench.errors import BackendUnavailable
 from zenbench.space.spec import NetworkSpec
 from zenbench.space.units import Conv, ReLU, Shortcut, Unit, conv_out_resolution
 
-#: (builtin operator, operator version, options type, options class) as litert-torch 0.10 writes them
+#: builtin operator -> (operator version, builtin options table), as litert-torch 0.10 writes them
 _OPS = {
-    "CONV_2D": ("CONV_2D", 1, "Conv2DOptions"),
-    "DEPTHWISE_CONV_2D": ("DEPTHWISE_CONV_2D", 1, "DepthwiseConv2DOptions"),
-    "PAD": ("PAD", 1, "PadOptions"),
-    "ADD": ("ADD", 1, "AddOptions"),
-    "TRANSPOSE": ("TRANSPOSE", 1, "TransposeOptions"),
-    "MEAN": ("MEAN", 1, "ReducerOptions"),
-    "FULLY_CONNECTED": ("FULLY_CONNECTED", 5, "FullyConnectedOptions"),
+    "CONV_2D": (1, "Conv2DOptions"),
+    "DEPTHWISE_CONV_2D": (1, "DepthwiseConv2DOptions"),
+    "PAD": (1, "PadOptions"),
+    "ADD": (1, "AddOptions"),
+    "TRANSPOSE": (1, "TransposeOptions"),
+    "MEAN": (1, "ReducerOptions"),
+    "FULLY_CONNECTED": (5, "FullyConnectedOptions"),
 }
 
 
@@ -85,7 +85,7 @@ class TFLiteBuilder:
 
     def _op(self, kind: str, inputs: list[int], out_shape: tuple[int, ...], **options: Any) -> int:
         s = self.s
-        options_name = _OPS[kind][2]
+        options_name = _OPS[kind][1]
         self.opcodes.setdefault(kind, len(self.opcodes))
         opts = getattr(s, options_name + "T")()
         for key, value in options.items():
@@ -174,8 +174,8 @@ class TFLiteBuilder:
         codes = [None] * len(self.opcodes)
         for kind, index in self.opcodes.items():
             code = s.OperatorCodeT()
-            code.builtinCode = code.deprecatedBuiltinCode = getattr(s.BuiltinOperator, _OPS[kind][0])
-            code.version = _OPS[kind][1]
+            code.builtinCode = code.deprecatedBuiltinCode = getattr(s.BuiltinOperator, kind)
+            code.version = _OPS[kind][0]
             codes[index] = code
         signature = s.SignatureDefT()
         signature.signatureKey = "serving_default"
