@@ -155,13 +155,7 @@ def measure_artifact(artifact: Artifact, fmt: str, profile: Any, budget_ms: floa
 
         runnable = Runnable(lambda: session.run(None, {feed_name: x}), {"backend": backend.name})
     elif fmt == "tflite" and profile.backend == "litert":
-        interpreter = backend.interpreter(artifact.path, settings)
-        detail = interpreter.get_input_details()[0]
-        x = np.random.default_rng(0).standard_normal(detail["shape"]).astype(detail["dtype"])
-        from zenbench.backends.base import Runnable
-
-        interpreter.set_tensor(detail["index"], x)  # once, as the profiler times units (see backends/litert.py)
-        runnable = Runnable(interpreter.invoke, {"backend": backend.name})
+        runnable = backend.runnable(backend.interpreter(artifact.path, settings), settings)  # as the profiler times
     else:
         raise ZenbenchError(f"a {fmt} artifact cannot be timed on device {profile.name} ({profile.backend}); "
                             f"onnx/ort time on an onnxruntime device, tflite on a litert device")
