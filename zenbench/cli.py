@@ -404,6 +404,9 @@ def measure_command(
     device: Annotated[str, typer.Option(help="Device profile to measure on.")] = "cpu",
     resolution: ResolutionOption = None,
     num_classes: NumClassesOption = None,
+    instances: Annotated[int, typer.Option(min=1, help="Separately built instances to time; the median one is "
+                                                       "reported (a weight-heavy network's latency depends on where "
+                                                       "its weights land in memory).")] = 3,
     json_out: JsonOption = False,
 ) -> None:
     """Measure a whole network end to end on a device (same runtime and timing rules as the profiler)."""
@@ -416,7 +419,7 @@ def measure_command(
     profile = load_device(device)
     res = resolution or net.resolution
     classes = net.num_classes if num_classes is None else num_classes
-    m = measure_network(net.spec, profile, res, classes)
+    m = measure_network(net.spec, profile, res, classes, instances=instances)
     scale = 1000.0 / (profile.batch if profile.per_image else 1)
     stats = m.summary(scale)
     if json_out:
@@ -429,6 +432,10 @@ def measure_command(
                   f"{profile.threads or '-'} threads) @ {res}x{res}")
     console.print(f"  median {stats['median']:.4f} {unit}   mean {stats['mean']:.4f}   min {stats['min']:.4f}   "
                   f"p10 {stats['p10']:.4f}   p90 {stats['p90']:.4f}   spread {stats['spread']:.1%}   runs {stats['runs']}")
+    if "instance_medians" in m.context:
+        medians = ", ".join(f"{x * scale:.4f}" for x in m.context["instance_medians"])
+        console.print(f"  the median of {instances} instances (their medians: {medians}; "
+                      f"spread {m.context['instance_spread']:.1%})")
     if m.noisy:
         console.print("[yellow]warning: run-to-run variation stayed above the profile's max_spread; "
                       "close other programs and measure again[/]")

@@ -24,7 +24,7 @@ from zenbench.budget import calibrate_table, error_metrics, predict_latency
 from zenbench.devices import DeviceProfile
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
-from zenbench.measure import Measurement, TimingRules
+from zenbench.measure import Measurement, TimingRules, median_instance
 from zenbench.space.sampling import random_network
 from zenbench.space.spec import NetworkSpec
 from zenbench.tables import LatencyTable
@@ -44,14 +44,19 @@ def network_workload(spec: NetworkSpec, batch: int, resolution: int, num_classes
 
 
 def measure_network(spec: NetworkSpec, profile: DeviceProfile, resolution: int = 224, num_classes: int = 1000,
-                    se: bool = False, rules: TimingRules | None = None) -> Measurement:
-    """End-to-end latency of the whole network on the device (batch latency; see ``per_image``)."""
+                    se: bool = False, rules: TimingRules | None = None, instances: int = 1) -> Measurement:
+    """End-to-end latency of the whole network on the device (batch latency; see ``per_image``): the
+    median of ``instances`` separately built instances (``measure.median_instance``)."""
     backend = get_backend(profile.backend)
-    runnable = backend.prepare(network_workload(spec, profile.batch, resolution, num_classes, se), profile.settings)
-    try:
-        return backend.time(runnable, rules or profile.timing)
-    finally:
-        runnable.close()
+    workload = network_workload(spec, profile.batch, resolution, num_classes, se)
+    found = []
+    for _ in range(max(1, instances)):
+        runnable = backend.prepare(workload, profile.settings)
+        try:
+            found.append(backend.time(runnable, rules or profile.timing))
+        finally:
+            runnable.close()
+    return median_instance(found)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from zenbench.budget import Constraints, fit_calibration, peak_activation_bytes, predict_latency
 from zenbench.space.sampling import random_network
 from zenbench.space.spec import NetworkSpec
-from zenbench.tables import LatencyTable, unit_features, unit_key, unit_kind
+from zenbench.tables import NO_PADDING, LatencyTable, Padding, unit_features, unit_key, unit_kind
 
 NET = ("SuperConvK3BNRELU(3,16,2,1)SuperResK1K3K1(16,32,2,16,2)SuperResK3K3(32,64,2,32,1)"
        "SuperConvK1BNRELU(64,256,1,1)")
@@ -149,3 +149,26 @@ def test_the_residual_smoother_learns_what_the_linear_model_cannot() -> None:
     base = table._model(unit_kind(unseen)).predict(unit_features(unseen, 28, 1, table.channel_block))
     truth = true_ms(unseen, 28)
     assert abs(table.unit_ms(unseen, 28) / truth - 1) < abs(base / truth - 1)
+
+
+@pytest.mark.parametrize("truth", [Padding(16, 1, 1), Padding(16, 16, 16), NO_PADDING])
+def test_the_table_learns_how_the_device_pads_channels(truth: Padding) -> None:
+    """A runtime that computes output channels in tiles of 16 charges a conv of 40 outputs for 48: the
+    table must find that tiling (and not pad where the device does not) from the measurements alone."""
+    from zenbench.space.blocks import BLOCKS
+    from zenbench.tables import unit_mid
+
+    block = BLOCKS.get("SuperResK1K3K1")
+    rng = np.random.default_rng(1)
+    rows = []
+    for cin, mid, cout in {tuple(int(8 * v) for v in rng.integers(1, 40, size=3)) for _ in range(120)}:
+        unit = block.make_unit(cin, mid, cout, 1, True)
+        work = unit_features(unit, 28, 1, truth)
+        rows.append({"key": unit_key(unit, 28, 1), "kind": unit_kind(unit), "family": unit.family,
+                     "shortcut": unit.shortcut.value, "in_channels": cin, "mid_channels": unit_mid(unit),
+                     "out_channels": cout, "stride": 1, "resolution": 28, "batch": 1, **unit_features(unit, 28, 1),
+                     "median_ms": 0.02 + work["dense_macs"] / 4e9 + work["act_elems"] / 2e9, "noisy": False})
+    table = LatencyTable(pd.DataFrame(rows), {"device": {"batch": 1, "per_image": False}})
+    assert table.channel_block == truth
+    assert table.models[unit_kind(unit)].loo_mape < 1e-3
+    assert Padding.of(16) == Padding(16, 16, 16)  # tables written before the three tiles were told apart

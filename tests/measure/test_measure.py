@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from zenbench.measure import Measurement, TimingRules, measure
+from zenbench.measure import Measurement, TimingRules, measure, median_instance
 
 RULES = TimingRules(warmup_runs=2, warmup_seconds=0.0, min_runs=20, min_seconds=0.0, rounds=1, max_spread=0.15,
                     retries=2)
@@ -53,3 +53,14 @@ def test_a_disturbed_round_is_dropped() -> None:
     m = measure(lambda: None, rules, timer=fake_timer(quiet + burst + [1.02] * 10))
     assert m.context["rounds_dropped"] == 1 and m.runs == 20
     assert m.median == pytest.approx(1.01) and not m.noisy
+
+
+def test_the_median_instance_is_kept_with_every_instance_recorded() -> None:
+    instances = [Measurement((0.021,) * 5), Measurement((0.015,) * 5), Measurement((0.017,) * 5)]
+    m = median_instance(instances)
+    assert m.median == pytest.approx(0.017)
+    assert m.context["instance_medians"] == pytest.approx([0.021, 0.015, 0.017])
+    assert m.context["instance_spread"] == pytest.approx((0.021 - 0.015) / 0.017)
+    assert median_instance(instances[:1]) is instances[0]  # one instance: nothing to choose
+    with pytest.raises(ValueError):
+        median_instance([])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from zenbench.devices import SpaceTarget, load_device
-from zenbench.profile import grid
+from zenbench.profile import HEAVY_INSTANCES, HEAVY_WEIGHT_BYTES, grid
 from zenbench.tables import LatencyTable, TableError
 
 ARGS = ["profile", "--device", "cpu", "--space", "xxbl", "--resolution", "32", "--points", "1", "--quick",
@@ -49,6 +49,12 @@ def test_killed_twice_and_resumed_has_every_unit_once(tmp_path) -> None:
     assert set(keys) == expected
     assert not log.exists()
     assert (table.rows["median_ms"] > 0).all()
+    # weight-heavy units are timed in several instances (their latency depends on where the weights land)
+    heavy = table.rows["weight_elems"] * 4 > HEAVY_WEIGHT_BYTES
+    assert heavy.any() and (~heavy).any()
+    assert (table.rows.loc[heavy, "instances"] == HEAVY_INSTANCES).all()
+    assert (table.rows.loc[~heavy, "instances"] == 1).all()
+    assert (table.rows.loc[~heavy, "instance_spread"] == 0).all()
 
 
 def test_table_metadata_refuses_other_settings(tmp_path) -> None:
