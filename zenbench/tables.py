@@ -37,7 +37,6 @@ from zenbench.errors import ZenbenchError
 from zenbench.space.units import Conv, Shortcut, Unit
 
 
-
 class Padding(NamedTuple):
     """Channel tiles a runtime computes in: dense convs' outputs and inputs, depth-wise channels (1: none)."""
 
