@@ -297,6 +297,8 @@ def profile_command(
     points: Annotated[int, typer.Option(help="Sampled channel configurations per unit kind and position.")] = 8,
     networks: Annotated[int, typer.Option(help="Random whole networks timed end to end at the end, to calibrate "
                                                "what units timed alone miss.")] = 60,
+    grid_networks: Annotated[int, typer.Option(help="Random networks per space whose every unit joins the grid "
+                                                    "(where real networks' correlated widths put their units).")] = 24,
     seed: Annotated[int, typer.Option(help="Seed of the sampled grid.")] = 0,
     quick: Annotated[bool, typer.Option(help="Smoke-test timing (3 runs, no warm-up): never for a real table.")] = False,
     json_out: JsonOption = False,
@@ -324,7 +326,7 @@ def profile_command(
             bar.update(task, completed=done, total=total)
 
         table = profile_device(profile, targets=targets, out=path, resume=resume, points=points, seed=seed,
-                               networks=networks,
+                               networks=networks, grid_networks=grid_networks,
                                rules=profile.timing.quick() if quick else None, on_progress=on_progress)
     coverage = table.coverage()
     if json_out:

@@ -79,6 +79,10 @@ WIDTH_RESOLUTION = 14336
 #: worst (a conv of 8 channels wastes half of each 16-channel SIMD block) and which small networks are full of
 NARROW_CORNERS = ((8, 8, 8), (8, 8, 16), (16, 8, 16), (16, 16, 16), (16, 8, 32), (32, 16, 32))
 DEFAULT_NETWORKS = 60
+#: random networks per space whose every unit is timed too. The Sobol grid spreads its points evenly over
+#: log-widths, but a network's widths are correlated (a unit's input is its predecessor's output, mid tracks
+#: out), so most of a real network's units sit between grid points; these put measured neighbours there
+DEFAULT_GRID_NETWORKS = 24
 #: a unit whose fp32 weights exceed this many bytes is timed in ``HEAVY_INSTANCES`` separately built instances
 #: and keeps the median one (``measure.median_instance``: instances of a weight-heavy unit differ by up to 30 %);
 #: below a core's L2 (2 MiB here) instances agree within run-to-run noise
@@ -170,8 +174,9 @@ def _capped(make: Callable[[float], Unit], resolution: int, mac_cap: float) -> U
 
 
 def grid(target: SpaceTarget, *, points: int = DEFAULT_POINTS, mac_cap: float = DEFAULT_MAC_CAP, seed: int = 0,
-         batch: int = 1) -> list[UnitJob]:
-    """Every unit configuration profiled for one space at one resolution (deterministic for a seed)."""
+         batch: int = 1, grid_networks: int = DEFAULT_GRID_NETWORKS) -> list[UnitJob]:
+    """Every unit configuration profiled for one space at one resolution (deterministic for a seed): the
+    sampled grid, plus every unit of ``grid_networks`` random networks of the space."""
     space, resolution = target.space, target.resolution
     if space not in FAMILIES:
         raise ZenbenchError(f"space {space!r} has no unit grid; profile one of {', '.join(FAMILIES)}")
@@ -213,7 +218,25 @@ def grid(target: SpaceTarget, *, points: int = DEFAULT_POINTS, mac_cap: float = 
                     add(_capped(lambda s, m=m, b=b, bt=block_type: bt.make_unit(scaled(b, s), scaled(m, s), scaled(b, s), 1,
                                                                           False), place.resolution, mac_cap),
                         place.resolution)
+    for spec in _grid_networks(space, resolution, grid_networks, seed):
+        res = resolution
+        for unit in spec.units():
+            add(unit, res)
+            res = unit.out_resolution(res)
+        key = classifier_key(spec.out_channels, classes, res, batch)
+        jobs.setdefault(key, UnitJob(key, "classifier/gap-linear", res, classifier=(spec.out_channels, classes)))
     return list(jobs.values())
+
+
+def _grid_networks(space: str, resolution: int, count: int, seed: int) -> list:
+    """Random networks whose units join the grid: the units networks of the space are really made of, drawn
+    from the same sampler as (but other seeds than) the calibration and validation networks."""
+    import random
+
+    from zenbench.space.sampling import random_network
+
+    rng = random.Random(f"grid-{space}-{resolution}-{seed}")
+    return [random_network(space, resolution, rng) for _ in range(count)]
 
 
 class ProgressLog:
@@ -337,7 +360,8 @@ def calibration_networks(targets: Iterable[SpaceTarget], count: int, seed: int) 
 
 def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | None = None, out: Path | None = None,
                    resume: bool = True, points: int = DEFAULT_POINTS, mac_cap: float = DEFAULT_MAC_CAP, seed: int = 0,
-                   networks: int = DEFAULT_NETWORKS, rules: TimingRules | None = None,
+                   networks: int = DEFAULT_NETWORKS, grid_networks: int = DEFAULT_GRID_NETWORKS,
+                   rules: TimingRules | None = None,
                    on_progress: Callable[[int, int, str], None] | None = None) -> LatencyTable:
     """Profile every grid unit of ``targets`` (default: the profile's spaces), then ``networks`` whole
     networks for the calibration, and write the table."""
@@ -350,7 +374,8 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
     rules = rules or profile.timing
     jobs: dict[str, UnitJob] = {}
     for target in targets:
-        for job in grid(target, points=points, mac_cap=mac_cap, seed=seed, batch=profile.batch):
+        for job in grid(target, points=points, mac_cap=mac_cap, seed=seed, batch=profile.batch,
+                        grid_networks=grid_networks):
             jobs.setdefault(job.key, job)
     log_path = out.with_name(out.name + ".partial.jsonl")
     if not resume and log_path.exists():
@@ -395,6 +420,7 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
     measured_networks = _network_rows(calibration_networks(targets, networks, seed), profile.batch, log)
     rows = pd.DataFrame([log.rows[key] for key in jobs if key in log.rows])
     grid_meta = {"targets": [t.__dict__ for t in targets], "points": points, "mac_cap": mac_cap, "seed": seed,
+                 "grid_networks": grid_networks,
                  "units": len(jobs), "networks": networks, "timing": rules.__dict__}
     table = LatencyTable(rows, {**new_metadata(profile.describe(), environment(profile.threads), backend.versions(),
                                                grid_meta), "networks": measured_networks})

@@ -17,7 +17,7 @@ from zenbench.profile import HEAVY_INSTANCES, HEAVY_WEIGHT_BYTES, grid
 from zenbench.tables import LatencyTable, TableError
 
 ARGS = ["profile", "--device", "cpu", "--space", "xxbl", "--resolution", "32", "--points", "1", "--quick",
-        "--networks", "10"]
+        "--networks", "10", "--grid-networks", "2"]
 
 
 def run_cli(out: Path, *extra: str) -> subprocess.Popen:
@@ -28,7 +28,7 @@ def run_cli(out: Path, *extra: str) -> subprocess.Popen:
 def test_killed_twice_and_resumed_has_every_unit_once(tmp_path) -> None:
     out = tmp_path / "cpu.parquet"
     log = out.with_name(out.name + ".partial.jsonl")
-    expected = {job.key for job in grid(SpaceTarget("xxbl", 32), points=1, batch=1)}
+    expected = {job.key for job in grid(SpaceTarget("xxbl", 32), points=1, batch=1, grid_networks=2)}
     rng = random.Random(7)
     for _ in range(2):
         before = len(log.read_text().splitlines()) if log.exists() else 0
@@ -72,6 +72,24 @@ def test_table_metadata_refuses_other_settings(tmp_path) -> None:
         LatencyTable.load(out, expect={"backend": "onnxruntime", "precision": "fp32", "batch": 64})
     with pytest.warns(UserWarning, match="batch"):
         LatencyTable.load(out, expect={"backend": "onnxruntime", "precision": "fp32", "batch": 64}, force=True)
+
+
+def test_the_grid_holds_every_unit_of_its_drawn_networks() -> None:
+    from zenbench.profile import _grid_networks
+    from zenbench.tables import unit_key
+
+    target = SpaceTarget("idw", 224)
+    sampled = {job.key for job in grid(target, grid_networks=0)}
+    full = {job.key for job in grid(target, grid_networks=3)}
+    assert full == {job.key for job in grid(target, grid_networks=3)}  # deterministic for a seed
+    drawn = set()
+    for spec in _grid_networks("idw", 224, 3, 0):
+        res = 224
+        for unit in spec.units():
+            drawn.add(unit_key(unit, res, 1))
+            res = unit.out_resolution(res)
+    assert drawn <= full and not drawn <= sampled
+    assert full - sampled <= drawn | {k for k in full if k.startswith("classifier")}
 
 
 def test_missing_table_says_how_to_make_one(tmp_path) -> None:
