@@ -52,7 +52,7 @@ from zenbench.backends.tflite_graph import head_tflite, units_tflite
 from zenbench.budget import calibrate_table
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
-from zenbench.measure import Measurement, TimingRules, environment, median_instance
+from zenbench.measure import TimingRules, environment
 from zenbench.space.blocks import BLOCKS
 from zenbench.space.spaces import FAMILIES, HEAD, MAX_CHANNELS, STEM, final_resolution, placements, stem_stride
 from zenbench.space.units import Unit
@@ -333,15 +333,6 @@ def _spread(row: dict[str, Any]) -> float:
     return float(row.get("spread", row.get("cv", 0.0)))
 
 
-def _time_once(backend, workload: Workload, profile: DeviceProfile, rules: TimingRules) -> Measurement:
-    """One freshly built instance of ``workload``, timed."""
-    runnable = backend.prepare(workload, profile.settings)
-    try:
-        return backend.time(runnable, rules)
-    finally:
-        runnable.close()
-
-
 def default_table_path(device: str) -> Path:
     return Path("latency_tables") / f"{device.replace(':', '-')}.parquet"
 
@@ -389,8 +380,7 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
     def time_job(job: UnitJob, retried: bool = False) -> None:
         row = job.row(profile.batch)
         instances = HEAVY_INSTANCES if row["weight_elems"] * 4 > HEAVY_WEIGHT_BYTES else 1
-        measurement = median_instance([_time_once(backend, job.workload(profile.batch), profile, rules)
-                                       for _ in range(instances)])
+        measurement = backend.time_instances(job.workload(profile.batch), profile.settings, rules, instances)
         stats = measurement.summary(scale=1000.0)
         log.append({**row, "median_ms": stats["median"], "mean_ms": stats["mean"],
                     "min_ms": stats["min"], "p10_ms": stats["p10"], "p90_ms": stats["p90"], "iqr_ms": stats["iqr"],

@@ -24,7 +24,7 @@ from zenbench.budget import calibrate_table, error_metrics, predict_latency
 from zenbench.devices import DeviceProfile
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
-from zenbench.measure import Measurement, TimingRules, median_instance
+from zenbench.measure import Measurement, TimingRules
 from zenbench.space.sampling import random_network
 from zenbench.space.spec import NetworkSpec
 from zenbench.tables import LatencyTable
@@ -48,15 +48,8 @@ def measure_network(spec: NetworkSpec, profile: DeviceProfile, resolution: int =
     """End-to-end latency of the whole network on the device (batch latency; see ``per_image``): the
     median of ``instances`` separately built instances (``measure.median_instance``)."""
     backend = get_backend(profile.backend)
-    workload = network_workload(spec, profile.batch, resolution, num_classes, se)
-    found = []
-    for _ in range(max(1, instances)):
-        runnable = backend.prepare(workload, profile.settings)
-        try:
-            found.append(backend.time(runnable, rules or profile.timing))
-        finally:
-            runnable.close()
-    return median_instance(found)
+    return backend.time_instances(network_workload(spec, profile.batch, resolution, num_classes, se),
+                                  profile.settings, rules or profile.timing, instances)
 
 
 @dataclass

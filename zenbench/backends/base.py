@@ -82,6 +82,21 @@ class Backend(ABC):
 
         return measure(runnable, rules, sync=runnable.sync, timer=runnable.timer, context=runnable.context)
 
+    def time_instances(self, workload: Workload, settings: BackendSettings, rules: TimingRules,
+                       instances: int = 1) -> Measurement:
+        """Build ``workload`` ``instances`` times, time each, and keep the median instance
+        (``measure.median_instance``: where the weights land in memory moves the latency)."""
+        from zenbench.measure import median_instance
+
+        found = []
+        for _ in range(max(1, instances)):
+            runnable = self.prepare(workload, settings)
+            try:
+                found.append(self.time(runnable, rules))
+            finally:
+                runnable.close()
+        return median_instance(found)
+
     def versions(self) -> dict[str, str]:
         return {}
 
