@@ -300,10 +300,18 @@ def profile_command(
     grid_networks: Annotated[int, typer.Option(help="Random networks per space whose every unit joins the grid "
                                                     "(where real networks' correlated widths put their units).")] = 24,
     seed: Annotated[int, typer.Option(help="Seed of the sampled grid.")] = 0,
+    host_speed: Annotated[bool, typer.Option("--host-speed/--no-host-speed",
+                                             help="Time a reference network between units and scale every timing to "
+                                                  "the profile's typical host speed (on by default; a phone over adb "
+                                                  "never needs it).")] = True,
     quick: Annotated[bool, typer.Option(help="Smoke-test timing (3 runs, no warm-up): never for a real table.")] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Time every unit of a space's grid on a device and write its latency table (resumable).
+
+    A shared host changes speed by several per cent for seconds to minutes at a time, the same
+    factor for every workload; a small reference network timed between units follows it, and
+    the table stores every timing at the profile's typical speed (the raw one is timing/host_factor).
 
     Each unit is appended to TABLE.partial.jsonl as soon as it is measured: interrupt at any moment
     (Ctrl-C, kill -9) and run the same command again to continue. Units still noisy after the first
@@ -326,7 +334,7 @@ def profile_command(
             bar.update(task, completed=done, total=total)
 
         table = profile_device(profile, targets=targets, out=path, resume=resume, points=points, seed=seed,
-                               networks=networks, grid_networks=grid_networks,
+                               networks=networks, grid_networks=grid_networks, host_speed=host_speed,
                                rules=profile.timing.quick() if quick else None, on_progress=on_progress)
     coverage = table.coverage()
     if json_out:
@@ -339,6 +347,10 @@ def profile_command(
         report.add_row(r["kind"], str(r["units"]), ",".join(map(str, r["resolutions"])), r["in"], r["out"],
                        r["median_ms"], str(r["noisy"]), f"{r['loo_mape']:.1%} / {r['loo_p90_ape']:.1%}")
     console.print(report)
+    speed = table.metadata.get("host_speed") or {}
+    if speed.get("reference"):
+        console.print(f"host speed during the profile: reference network {speed['typical_ms']:.3g} ms typical; "
+                      f"timings scaled by {speed['factor_p10']:.3f}-{speed['factor_p90']:.3f} (p10-p90) to it")
 
 
 def _load_table(device: str, table: Path | None, force: bool = False):
@@ -494,6 +506,12 @@ def validate_command(
     console.print(out)
     console.print(f"calibration: latency = a + Σ_group b_group x Σ unit ms - c x units, "
                   f"{calibration_text(result['calibration'])}; plot: {result['plot']}")
+    host = result.get("host_speed") or {}
+    if host:
+        at = host["at_profile_speed"]
+        console.print(f"host speed: the reference network ran {host['slowdown_vs_profile'] - 1:+.1%} slower than during "
+                      f"the profile; scaled to the profile's speed, the table is within ±10 % on {at['within_10']:.0%} "
+                      f"(MAPE {at['mape']:.1%}, bias {at['bias']:+.1%})")
 
 
 def parse_quantity(text: str | None, what: str) -> float | None:

@@ -30,6 +30,12 @@ with the units' over the whole profile: this host's speed drifts by a few per ce
 and networks timed in one window after the units learn that window's speed as a "network
 effect" (measured: a calibration 4 % off that way). Each keeps its median pass; they are logged
 and resumed like units.
+
+Host speed. A shared host's speed moves by several per cent for seconds to minutes at a time, by
+the same factor for every workload. A small reference network is timed between every two
+measurements, and when the table is written every timing is scaled to the profile's typical
+speed (``zenbench.hostspeed``); the log keeps the raw timings, so a resumed profile is scaled as
+a whole.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from zenbench.backends.tflite_graph import head_tflite, units_tflite
 from zenbench.budget import calibrate_table
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
+from zenbench.hostspeed import HostSpeedProbe, ProbedTimer, normalise, speed_summary, typical_reference_ms
 from zenbench.measure import TimingRules, environment
 from zenbench.space.blocks import BLOCKS
 from zenbench.space.spaces import FAMILIES, HEAD, MAX_CHANNELS, STEM, final_resolution, placements, stem_stride
@@ -297,34 +304,35 @@ def network_jobs(networks: list[tuple[str, SpaceTarget]], batch: int,
             for p in range(passes) for i, (structure, target) in enumerate(networks)]
 
 
-def _time_network(job: NetworkJob, profile: DeviceProfile, rules: TimingRules, log: ProgressLog) -> None:
-    from dataclasses import replace
-
+def _time_network(job: NetworkJob, profile: DeviceProfile, rules: TimingRules, log: ProgressLog,
+                  timer: ProbedTimer) -> None:
     from zenbench.space.spec import NetworkSpec
     from zenbench.validate import measure_network
 
     classes = CLASSES.get(job.target.resolution, 1000)
-    m = measure_network(NetworkSpec.parse(job.structure), profile, job.target.resolution, classes,
-                        rules=replace(rules, rounds=1))
+    with timer.around() as probed:  # timed as `zenbench measure` times it: the same rules, one instance a pass
+        m = measure_network(NetworkSpec.parse(job.structure), profile, job.target.resolution, classes, rules=rules)
     stats = m.summary(scale=1000.0)
     log.append({"key": job.key, "network": True, "structure": job.structure, "space": job.target.space,
                 "resolution": job.target.resolution, "num_classes": classes, "pass": job.pass_,
                 "median_ms": stats["median"], "p10_ms": stats["p10"], "p90_ms": stats["p90"],
-                "spread": stats["spread"], "noisy": bool(m.context.get("noisy")), "measured_at": time.time()})
+                "spread": stats["spread"], "noisy": bool(m.context.get("noisy")), "reference_ms": probed.reference_ms,
+                "measured_at": time.time()})
 
 
-def _network_rows(networks: list[tuple[str, SpaceTarget]], batch: int, log: ProgressLog) -> list[dict[str, Any]]:
+def _network_rows(networks: list[tuple[str, SpaceTarget]], batch: int, rows: dict[str, dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
     """Per calibration network: its median pass (with every pass's median kept for the record)."""
     by_network: dict[int, list[dict[str, Any]]] = {}
     for job in network_jobs(networks, batch):
-        if job.key in log.rows:
-            by_network.setdefault(job.index, []).append(log.rows[job.key])
+        if job.key in rows:
+            by_network.setdefault(job.index, []).append(rows[job.key])
     out = []
     for runs in by_network.values():
         ordered = sorted(runs, key=lambda r: r["median_ms"])
         middle = ordered[(len(ordered) - 1) // 2]
-        out.append({**{k: middle[k] for k in ("structure", "space", "resolution", "num_classes", "median_ms",
-                                               "p10_ms", "p90_ms", "spread", "noisy")},
+        out.append({**{k: middle.get(k) for k in ("structure", "space", "resolution", "num_classes", "median_ms",
+                                                   "p10_ms", "p90_ms", "spread", "noisy", "host_factor")},
                     "pass_medians_ms": [r["median_ms"] for r in runs]})
     return out
 
@@ -352,10 +360,12 @@ def calibration_networks(targets: Iterable[SpaceTarget], count: int, seed: int) 
 def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | None = None, out: Path | None = None,
                    resume: bool = True, points: int = DEFAULT_POINTS, mac_cap: float = DEFAULT_MAC_CAP, seed: int = 0,
                    networks: int = DEFAULT_NETWORKS, grid_networks: int = DEFAULT_GRID_NETWORKS,
-                   rules: TimingRules | None = None,
+                   rules: TimingRules | None = None, host_speed: bool = True,
                    on_progress: Callable[[int, int, str], None] | None = None) -> LatencyTable:
     """Profile every grid unit of ``targets`` (default: the profile's spaces), then ``networks`` whole
-    networks for the calibration, and write the table."""
+    networks for the calibration, and write the table. With ``host_speed`` (and a backend that runs on
+    a shared host) a reference network is timed between measurements and the table's timings are
+    scaled to the profile's typical host speed (``zenbench.hostspeed``)."""
     backend = get_backend(profile.backend)
     backend.require(profile.settings)
     targets = tuple(targets or profile.spaces)
@@ -377,43 +387,54 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
     if on_progress:
         on_progress(done, len(jobs), "")
 
+    timer = ProbedTimer(HostSpeedProbe.build(backend, profile.settings, seconds=min(0.04, rules.min_seconds))
+                        if host_speed and backend.shared_host else None)
+
     def time_job(job: UnitJob, retried: bool = False) -> None:
         row = job.row(profile.batch)
         instances = HEAVY_INSTANCES if row["weight_elems"] * 4 > HEAVY_WEIGHT_BYTES else 1
-        measurement = backend.time_instances(job.workload(profile.batch), profile.settings, rules, instances)
+        with timer.around() as probed:
+            measurement = backend.time_instances(job.workload(profile.batch), profile.settings, rules, instances)
         stats = measurement.summary(scale=1000.0)
         log.append({**row, "median_ms": stats["median"], "mean_ms": stats["mean"],
                     "min_ms": stats["min"], "p10_ms": stats["p10"], "p90_ms": stats["p90"], "iqr_ms": stats["iqr"],
                     "cv": stats["cv"], "spread": stats["spread"], "runs": stats["runs"], "instances": instances,
                     "instance_spread": float(measurement.context.get("instance_spread", 0.0)),
-                    "noisy": bool(measurement.context.get("noisy")), "retried": retried, "measured_at": time.time()})
+                    "noisy": bool(measurement.context.get("noisy")), "retried": retried,
+                    "reference_ms": probed.reference_ms, "measured_at": time.time()})
 
-    net_jobs = [job for job in network_jobs(calibration_networks(targets, networks, seed), profile.batch)
-                if job.key not in log.rows]
-    every = max(1, len(todo) // max(1, len(net_jobs)))  # spread the networks' passes over the whole profile
-    for i, job in enumerate(todo):
-        time_job(job)
-        done += 1
-        if on_progress:
-            on_progress(done, len(jobs), job.key)
-        if (i + 1) % every == 0 and net_jobs:
-            _time_network(net_jobs.pop(0), profile, rules, log)
-    again = [job for key, job in jobs.items() if log.rows[key].get("noisy") and key not in log.retried]
-    for i, job in enumerate(again):
-        if on_progress:
-            on_progress(done, len(jobs), f"re-measuring noisy unit {i + 1}/{len(again)}: {job.key}")
-        time_job(job, retried=True)
-    for i, net_job in enumerate(net_jobs):  # what the unit loop left (e.g. when resuming a finished unit pass)
-        if on_progress:
-            on_progress(done, len(jobs), f"whole network {i + 1}/{len(net_jobs)} for the calibration")
-        _time_network(net_job, profile, rules, log)
-    measured_networks = _network_rows(calibration_networks(targets, networks, seed), profile.batch, log)
-    rows = pd.DataFrame([log.rows[key] for key in jobs if key in log.rows])
+    try:
+        net_jobs = [job for job in network_jobs(calibration_networks(targets, networks, seed), profile.batch)
+                    if job.key not in log.rows]
+        every = max(1, len(todo) // max(1, len(net_jobs)))  # spread the networks' passes over the whole profile
+        for i, job in enumerate(todo):
+            time_job(job)
+            done += 1
+            if on_progress:
+                on_progress(done, len(jobs), job.key)
+            if (i + 1) % every == 0 and net_jobs:
+                _time_network(net_jobs.pop(0), profile, rules, log, timer)
+        again = [job for key, job in jobs.items() if log.rows[key].get("noisy") and key not in log.retried]
+        for i, job in enumerate(again):
+            if on_progress:
+                on_progress(done, len(jobs), f"re-measuring noisy unit {i + 1}/{len(again)}: {job.key}")
+            time_job(job, retried=True)
+        for i, net_job in enumerate(net_jobs):  # what the unit loop left (e.g. when resuming a finished unit pass)
+            if on_progress:
+                on_progress(done, len(jobs), f"whole network {i + 1}/{len(net_jobs)} for the calibration")
+            _time_network(net_job, profile, rules, log, timer)
+    finally:
+        timer.close()
+    typical = typical_reference_ms(log.rows.values())
+    normalised = {row["key"]: row for row in normalise(list(log.rows.values()), typical)}
+    measured_networks = _network_rows(calibration_networks(targets, networks, seed), profile.batch, normalised)
+    rows = pd.DataFrame([normalised[key] for key in jobs if key in normalised])
     grid_meta = {"targets": [t.__dict__ for t in targets], "points": points, "mac_cap": mac_cap, "seed": seed,
                  "grid_networks": grid_networks,
                  "units": len(jobs), "networks": networks, "timing": rules.__dict__}
     table = LatencyTable(rows, {**new_metadata(profile.describe(), environment(profile.threads), backend.versions(),
-                                               grid_meta), "networks": measured_networks})
+                                               grid_meta), "networks": measured_networks,
+                                "host_speed": speed_summary(list(log.rows.values()), typical)})
     calibrate_table(table)
     table.save(out)
     log_path.unlink(missing_ok=True)

@@ -24,7 +24,8 @@ from zenbench.budget import calibrate_table, error_metrics, predict_latency
 from zenbench.devices import DeviceProfile
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
-from zenbench.measure import Measurement, TimingRules
+from zenbench.hostspeed import HostSpeedProbe, ProbedTimer
+from zenbench.measure import Measurement, TimingRules, median_instance
 from zenbench.space.sampling import random_network
 from zenbench.space.spec import NetworkSpec
 from zenbench.tables import LatencyTable
@@ -64,6 +65,11 @@ class ValidationPoint:
     raw_sum_ms: float = 0.0
     units: int = 0
     predicted_ms: float = 0.0
+    #: the measured latency scaled to the profile's typical host speed (``zenbench.hostspeed``): what the
+    #: network would have measured at the speed the table was profiled at; 0 when the speed was not probed
+    at_profile_speed_ms: float = 0.0
+    #: reference network latency around the chosen pass (ms; 0 when not probed)
+    reference_ms: float = 0.0
 
     def as_network(self) -> dict[str, Any]:
         """The row a table's ``networks`` list keeps for its calibration."""
@@ -73,38 +79,54 @@ class ValidationPoint:
 
 
 def measure_networks(specs: list[tuple[NetworkSpec, int, int]], profile: DeviceProfile, *, passes: int = 3,
-                     rules: TimingRules | None = None,
+                     rules: TimingRules | None = None, timer: ProbedTimer | None = None,
                      on_progress: Callable[[int], None] | None = None) -> list[Measurement]:
-    """Measure many networks in ``passes`` round-robin passes (one timing round each) and keep, per
-    network, the samples of its median pass.
+    """Measure many networks in ``passes`` round-robin passes (each as ``zenbench measure`` times one
+    instance, under the same rules) and keep, per network, the samples of its median pass
+    (``median_instance``, every pass's median in its context).
 
     On a shared host the machine's speed drifts in regimes of tens of seconds (measured here: a
     memory-bound network runs at 3.3 ms for a minute, then 3.7 ms, then 4.4 ms), far longer than
     one measurement, so repeating a measurement at once cannot see it. Passes spread each
-    network's timing over the whole run; the median pass is immune to one disturbed pass."""
-    from dataclasses import replace
-
-    rules = replace(rules or profile.timing, rounds=1)
+    network's timing over the whole run; the median pass is immune to one disturbed pass. With a
+    ``timer`` each pass also records the reference network's latency around it (``pass_references_ms``)."""
+    rules = rules or profile.timing
+    timer = timer or ProbedTimer(None)
     found: list[list[Measurement]] = [[] for _ in specs]
+    references: list[list[float | None]] = [[] for _ in specs]
     for p in range(max(1, passes)):
         for i, (spec, resolution, classes) in enumerate(specs):
-            found[i].append(measure_network(spec, profile, resolution, classes, rules=rules))
+            with timer.around() as probed:
+                found[i].append(measure_network(spec, profile, resolution, classes, rules=rules))
+            references[i].append(probed.reference_ms)
             if on_progress:
                 on_progress(p * len(specs) + i + 1)
     chosen = []
-    for runs in found:
-        ordered = sorted(runs, key=lambda m: m.median)
-        middle = ordered[(len(ordered) - 1) // 2]
-        chosen.append(Measurement(middle.samples, {**middle.context, "pass_medians": [m.median for m in runs]}))
+    for runs, refs in zip(found, references, strict=True):
+        middle = median_instance(runs)
+        context = {k: v for k, v in middle.context.items() if not k.startswith("instance_")}
+        chosen.append(Measurement(middle.samples, {**context, "pass_medians": [m.median for m in runs],
+                                                   "pass_references_ms": refs}, middle.reported))
     return chosen
 
 
 def _measure_points(specs: list[tuple[str, NetworkSpec, int, int]], profile: DeviceProfile, passes: int,
-                    on_progress: Callable[[int, int], None] | None, offset: int, total: int) -> list[ValidationPoint]:
+                    on_progress: Callable[[int, int], None] | None, offset: int, total: int,
+                    timer: ProbedTimer, profile_reference_ms: float | None) -> list[ValidationPoint]:
     measured = measure_networks([(spec, res, classes) for _, spec, res, classes in specs], profile, passes=passes,
+                                timer=timer,
                                 on_progress=lambda done: on_progress(offset + done, total) if on_progress else None)
-    return [ValidationPoint(str(spec), name, resolution, classes, m.median * 1000, m.p10 * 1000, m.p90 * 1000)
-            for (name, spec, resolution, classes), m in zip(specs, measured, strict=True)]
+    points = []
+    for (name, spec, resolution, classes), m in zip(specs, measured, strict=True):
+        point = ValidationPoint(str(spec), name, resolution, classes, m.median * 1000, m.p10 * 1000, m.p90 * 1000)
+        refs = m.context["pass_references_ms"]
+        if profile_reference_ms and all(refs):
+            scaled = sorted(ms * 1000 * profile_reference_ms / ref for ms, ref in zip(m.context["pass_medians"], refs,
+                                                                                       strict=True))
+            point.at_profile_speed_ms = scaled[(len(scaled) - 1) // 2]
+            point.reference_ms = float(sorted(refs)[(len(refs) - 1) // 2])
+        points.append(point)
+    return points
 
 
 def _predict_points(table: LatencyTable, points: list[ValidationPoint]) -> None:
@@ -143,9 +165,18 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
             if m.resolution == resolution:
                 zoo_specs.append((name, m.spec, m.resolution, m.num_classes))
     total = (len(calibration_specs) + len(validation_specs) + len(zoo_specs)) * max(1, passes)
-    cal = _measure_points(calibration_specs, profile, passes, on_progress, 0, total)
-    val = _measure_points(validation_specs, profile, passes, on_progress, len(cal) * passes, total)
-    zoo_points = _measure_points(zoo_specs, profile, passes, on_progress, (len(cal) + len(val)) * passes, total)
+    profile_reference_ms = (table.metadata.get("host_speed") or {}).get("typical_ms")
+    backend = get_backend(profile.backend)
+    timer = ProbedTimer(HostSpeedProbe.build(backend, profile.settings, seconds=min(0.04, profile.timing.min_seconds))
+                        if profile_reference_ms and backend.shared_host else None)
+    try:
+        cal = _measure_points(calibration_specs, profile, passes, on_progress, 0, total, timer, profile_reference_ms)
+        val = _measure_points(validation_specs, profile, passes, on_progress, len(cal) * passes, total, timer,
+                              profile_reference_ms)
+        zoo_points = _measure_points(zoo_specs, profile, passes, on_progress, (len(cal) + len(val)) * passes, total,
+                                     timer, profile_reference_ms)
+    finally:
+        timer.close()
     table.metadata["networks"] = (table.metadata.get("networks") or []) + [p.as_network() for p in cal]
     calibration = calibrate_table(table)
     if calibration is None:
@@ -156,19 +187,32 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
     uncalibrated = error_metrics([p.raw_sum_ms for p in val], [p.measured_ms for p in val])
     zoo_metrics = error_metrics([p.predicted_ms for p in zoo_points], [p.measured_ms for p in zoo_points]) \
         if len(zoo_points) > 2 else {}
+    host = _host_speed_report(val, profile_reference_ms)
     table.metadata["validation"] = {**metrics, "uncalibrated": uncalibrated, "zoo": zoo_metrics, "seed": seed,
                                     "calibration_networks": len(table.metadata["networks"]), "spaces": spaces,
-                                    "resolution": resolution}
+                                    "resolution": resolution, "host_speed": host}
     table.save(table_path)
     out_dir = out_dir or table_path.with_suffix("").with_name(table_path.stem + "-validation")
     result = {"table": str(table_path), "device": profile.name, "calibration": calibration, "metrics": metrics,
-              "uncalibrated": uncalibrated, "zoo_metrics": zoo_metrics,
+              "uncalibrated": uncalibrated, "zoo_metrics": zoo_metrics, "host_speed": host,
               "points": {"calibration": [p.__dict__ for p in cal], "validation": [p.__dict__ for p in val],
                          "zoo": [p.__dict__ for p in zoo_points]}}
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "validation.json", json.dumps(result, indent=2))
     result["plot"] = str(scatter(val, zoo_points, metrics, profile.name, out_dir / "predicted_vs_measured.png"))
     return result
+
+
+def _host_speed_report(points: list[ValidationPoint], profile_reference_ms: float | None) -> dict[str, Any]:
+    """How fast the host ran while validating, relative to the profile, and the table's error on the
+    measurements scaled back to the profile's speed: the part of the error the table itself makes."""
+    probed = [p for p in points if p.reference_ms > 0]
+    if not profile_reference_ms or not probed:
+        return {}
+    references = sorted(p.reference_ms for p in probed)
+    slowdown = references[len(references) // 2] / profile_reference_ms
+    return {"slowdown_vs_profile": slowdown, "profile_reference_ms": profile_reference_ms,
+            "at_profile_speed": error_metrics([p.predicted_ms for p in probed], [p.at_profile_speed_ms for p in probed])}
 
 
 def scatter(points: list[ValidationPoint], zoo: list[ValidationPoint], metrics: dict[str, float], device: str,

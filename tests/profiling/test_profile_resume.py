@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -68,10 +69,34 @@ def test_table_metadata_refuses_other_settings(tmp_path) -> None:
     # the profile ends with whole networks timed end to end, and calibrates the table on them
     assert len(meta["networks"]) == 10 and all(n["median_ms"] > 0 for n in meta["networks"])
     assert meta["calibration"]["n"] == 10
+    # a reference network timed between units followed the host's speed; timings are scaled to its typical speed
+    assert meta["host_speed"]["probes"] >= len(table.rows) and meta["host_speed"]["typical_ms"] > 0
+    assert (table.rows["reference_ms"] > 0).all() and (table.rows["host_factor"] > 0).all()
+    assert all(n["host_factor"] > 0 for n in meta["networks"])
     with pytest.raises(TableError, match="batch"):
         LatencyTable.load(out, expect={"backend": "onnxruntime", "precision": "fp32", "batch": 64})
     with pytest.warns(UserWarning, match="batch"):
         LatencyTable.load(out, expect={"backend": "onnxruntime", "precision": "fp32", "batch": 64}, force=True)
+
+
+def test_validate_measures_new_networks_and_stores_the_error_in_the_table(tmp_path) -> None:
+    out = tmp_path / "cpu.parquet"
+    assert run_cli(out).wait(timeout=600) == 0
+    result = subprocess.run([sys.executable, "-m", "zenbench.cli", "validate", "--device", "cpu", "--table", str(out),
+                             "--space", "xxbl", "--resolution", "32", "--n", "6", "--passes", "1", "--no-zoo",
+                             "--seed", "5", "--json"], capture_output=True, cwd=Path(__file__).parents[2], timeout=600)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    report = json.loads(result.stdout)
+    metrics = report["metrics"]
+    assert metrics["n"] == 6 and 0 <= metrics["within_10"] <= 1 and metrics["mape"] >= 0
+    assert Path(report["plot"]).exists()
+    # the host's speed while validating is compared with the profile's
+    assert report["host_speed"]["slowdown_vs_profile"] > 0 and report["host_speed"]["at_profile_speed"]["n"] == 6
+    points = json.loads((tmp_path / "cpu-validation" / "validation.json").read_text())["points"]["validation"]
+    assert all(p["measured_ms"] > 0 and p["predicted_ms"] > 0 and p["at_profile_speed_ms"] > 0 for p in points)
+    # predict reports the expected error the validation stored
+    stored = LatencyTable.load(out).metadata["validation"]
+    assert stored["seed"] == 5 and stored["mape"] == pytest.approx(metrics["mape"])
 
 
 def test_the_grid_holds_every_unit_of_its_drawn_networks() -> None:

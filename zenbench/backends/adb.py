@@ -124,6 +124,9 @@ def parse_ort_perf_test(text: str) -> Measurement:
 class AdbBackend(Backend):
     name = "adb"
     install_hint = "install Android platform-tools (adb) and connect the phone with USB debugging on"
+    #: a phone runs nothing else while it is benchmarked, and each run is a benchmark_model launch over USB:
+    #: a reference run between units would double the profile for no information
+    shared_host = False
 
     def _adb(self, settings: BackendSettings) -> list[str]:
         serial = settings.options.get("serial")

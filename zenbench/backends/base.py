@@ -63,6 +63,9 @@ class Backend(ABC):
     name: str
     #: what to install or connect, printed when unavailable
     install_hint: str = ""
+    #: whether a profile should follow the device's speed with a reference network timed between units
+    #: (``zenbench.hostspeed``): true for runtimes on this host, whose speed moves with its neighbours
+    shared_host: bool = True
 
     @abstractmethod
     def available(self, settings: BackendSettings) -> str | None:

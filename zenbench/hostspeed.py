@@ -1,0 +1,172 @@
+"""The host's speed over time, read off a fixed reference network timed between measurements.
+
+A shared host (a VM with neighbours) changes speed in regimes that last from seconds to minutes:
+measured on this project's 2-core VM with ONNX Runtime, one network's 5-second medians moved
+between 2.42 and 2.61 ms over 90 s, and LiteRT's between 6.5 and 7.3 ms. A unit timed in
+under a second lands in whichever regime is current, so a profile of an hour mixes them. But
+every workload slows by nearly the same factor: in that run, the 5-second medians of three
+networks (2.2 to 16 ms, depth-wise and dense) moved ±5 % while their ratios moved ±0.8 %.
+
+So a profile times a small fixed network, the *reference*, between every two measurements
+(:class:`HostSpeedProbe`), and records with each timing the reference's latency around it
+(the geometric mean of the probes just before and just after). When the table is written,
+:func:`normalise` scales every timing to the profile's typical speed (the median of all
+reference latencies), reading the host's speed at that moment as the median reference
+latency of the five measurements nearest in time: a unit measured in a slow minute no longer
+looks slow in the table. The raw timing stays recoverable: ``raw = value / host_factor``. ``zenbench measure`` is never
+normalised; ``zenbench validate`` reports how fast the host ran during validation compared to
+the profile, the one source of bias the table cannot remove.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from zenbench.backends.base import Backend, BackendSettings, Runnable
+
+#: dense 3x3, bottleneck, inverted-residual depth-wise and 1x1 units at four resolutions: the kinds of work a
+#: profile times, in about 1.5 ms on one CPU core (ONNX Runtime, LiteRT)
+REFERENCE_STRUCTURE = ("SuperConvK3BNRELU(3,24,2,1)SuperResIDWE4K3(24,32,2,24,1)SuperResK1K3K1(32,64,2,32,1)"
+                       "SuperResK3K3(64,128,2,64,1)SuperConvK1BNRELU(128,512,1,1)")
+REFERENCE_RESOLUTION = 192
+REFERENCE_CLASSES = 10
+#: timing fields of a profile row that the host factor scales
+TIMING_FIELDS = ("median_ms", "mean_ms", "min_ms", "p10_ms", "p90_ms", "iqr_ms")
+
+
+@dataclass
+class HostSpeedProbe:
+    """The reference network, loaded once; calling the probe times one short round of it (ms)."""
+
+    runnable: Runnable
+    seconds: float = 0.04
+    min_calls: int = 5
+    warmup_calls: int = 2
+
+    @classmethod
+    def build(cls, backend: Backend, settings: BackendSettings, seconds: float = 0.04) -> HostSpeedProbe:
+        from zenbench.space.spec import NetworkSpec
+        from zenbench.validate import network_workload
+
+        spec = NetworkSpec.parse(REFERENCE_STRUCTURE)
+        workload = network_workload(spec, settings.batch, REFERENCE_RESOLUTION, REFERENCE_CLASSES)
+        return cls(backend.prepare(workload, settings), seconds=seconds)
+
+    def __call__(self) -> float:
+        run, sync = self.runnable, self.runnable.sync
+        for _ in range(self.warmup_calls):
+            run()
+        samples: list[float] = []
+        started = time.perf_counter()
+        while len(samples) < self.min_calls or time.perf_counter() - started < self.seconds:
+            if self.runnable.timer is not None:
+                samples.append(self.runnable.timer(run))
+                continue
+            if sync:
+                sync()
+            t0 = time.perf_counter()
+            run()
+            if sync:
+                sync()
+            samples.append(time.perf_counter() - t0)
+        return statistics.median(samples) * 1000.0
+
+    def close(self) -> None:
+        self.runnable.close()
+
+
+class Probe(Protocol):
+    def __call__(self) -> float: ...
+
+    def close(self) -> None: ...
+
+
+class ProbedTimer:
+    """Probes between measurements, and gives each measurement the reference latency around it: the
+    geometric mean of the probe before and the probe after (one probe serves both of its neighbours)."""
+
+    def __init__(self, probe: Probe | None) -> None:
+        self.probe = probe
+        self._last: float | None = None
+
+    def around(self) -> _Around:
+        return _Around(self)
+
+    def _read(self) -> float | None:
+        if self.probe is None:
+            return None
+        self._last = self.probe()
+        return self._last
+
+    def close(self) -> None:
+        if self.probe is not None:
+            self.probe.close()
+
+
+class _Around:
+    def __init__(self, timer: ProbedTimer) -> None:
+        self.timer = timer
+        self.reference_ms: float | None = None
+
+    def __enter__(self) -> _Around:
+        self._before = self.timer._last if self.timer._last is not None else self.timer._read()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = self.timer._read()
+        if self._before is not None and after is not None:
+            self.reference_ms = math.sqrt(self._before * after)
+
+
+def typical_reference_ms(rows: Iterable[dict[str, Any]]) -> float | None:
+    """The median reference latency over the rows that recorded one (None when none did)."""
+    values = [float(r["reference_ms"]) for r in rows if r.get("reference_ms")]
+    return statistics.median(values) if values else None
+
+
+#: probes whose median gives a row's host speed: one probe round varies by ±2-3 % on its own, the host's
+#: regimes last ten seconds and more, and a profile probes about once a second
+SMOOTHING_PROBES = 5
+
+
+def smoothed_references(rows: list[dict[str, Any]], window: int = SMOOTHING_PROBES) -> dict[str, float]:
+    """Per row key, the median reference latency of the ``window`` rows measured nearest it in time."""
+    import numpy as np
+
+    probed = sorted((r for r in rows if r.get("reference_ms")), key=lambda r: r.get("measured_at", 0.0))
+    values = np.array([float(r["reference_ms"]) for r in probed])
+    half = max(0, window // 2)
+    return {r["key"]: float(np.median(values[max(0, i - half):i + half + 1])) for i, r in enumerate(probed)}
+
+
+def normalise(rows: list[dict[str, Any]], typical_ms: float | None,
+              window: int = SMOOTHING_PROBES) -> list[dict[str, Any]]:
+    """Copies of ``rows`` with every timing scaled to the typical host speed; each gets ``host_factor``
+    (typical / its smoothed reference latency; 1 where it recorded none)."""
+    smoothed = smoothed_references(rows, window)
+    out = []
+    for row in rows:
+        reference = smoothed.get(row["key"])
+        factor = typical_ms / reference if typical_ms and reference else 1.0
+        out.append({**row, **{f: float(row[f]) * factor for f in TIMING_FIELDS if f in row and row[f] is not None},
+                    "host_factor": factor})
+    return out
+
+
+def speed_summary(rows: list[dict[str, Any]], typical_ms: float | None) -> dict[str, Any]:
+    """How much the host's speed moved during a run: the reference's typical latency and the p10/p90 of
+    the factors applied (for a table's metadata and the README)."""
+    import numpy as np
+
+    factors = [typical_ms / ms for ms in smoothed_references(rows).values()] if typical_ms else []
+    if not factors:
+        return {"reference": None}
+    return {"reference": REFERENCE_STRUCTURE, "reference_resolution": REFERENCE_RESOLUTION,
+            "typical_ms": typical_ms, "factor_p10": float(np.percentile(factors, 10)),
+            "factor_p90": float(np.percentile(factors, 90)), "factor_min": min(factors), "factor_max": max(factors),
+            "probes": len(factors)}
