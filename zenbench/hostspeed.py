@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -58,23 +57,11 @@ class HostSpeedProbe:
         return cls(backend.prepare(workload, settings), seconds=seconds)
 
     def __call__(self) -> float:
-        run, sync = self.runnable, self.runnable.sync
-        for _ in range(self.warmup_calls):
-            run()
-        samples: list[float] = []
-        started = time.perf_counter()
-        while len(samples) < self.min_calls or time.perf_counter() - started < self.seconds:
-            if self.runnable.timer is not None:
-                samples.append(self.runnable.timer(run))
-                continue
-            if sync:
-                sync()
-            t0 = time.perf_counter()
-            run()
-            if sync:
-                sync()
-            samples.append(time.perf_counter() - t0)
-        return statistics.median(samples) * 1000.0
+        from zenbench.measure import TimingRules, measure
+
+        rules = TimingRules(warmup_runs=self.warmup_calls, warmup_seconds=0.0, min_runs=self.min_calls,
+                            min_seconds=self.seconds, rounds=1, max_spread=1e9, retries=0)
+        return measure(self.runnable, rules, sync=self.runnable.sync, timer=self.runnable.timer).median * 1000.0
 
     def close(self) -> None:
         self.runnable.close()
@@ -93,6 +80,15 @@ class ProbedTimer:
     def __init__(self, probe: Probe | None) -> None:
         self.probe = probe
         self._last: float | None = None
+
+    @classmethod
+    def for_backend(cls, backend: Backend, settings: BackendSettings, min_seconds: float,
+                    enabled: bool = True) -> ProbedTimer:
+        """A timer probing the reference on ``backend`` (rounds no longer than ``min_seconds``, the
+        rules' own round), or one that probes nothing when disabled or the backend is not on a shared host."""
+        probe = HostSpeedProbe.build(backend, settings, seconds=min(0.04, min_seconds)) \
+            if enabled and backend.shared_host else None
+        return cls(probe)
 
     def around(self) -> _Around:
         return _Around(self)

@@ -58,7 +58,7 @@ from zenbench.backends.tflite_graph import head_tflite, units_tflite
 from zenbench.budget import calibrate_table
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
-from zenbench.hostspeed import HostSpeedProbe, ProbedTimer, normalise, speed_summary, typical_reference_ms
+from zenbench.hostspeed import ProbedTimer, normalise, speed_summary, typical_reference_ms
 from zenbench.measure import TimingRules, environment
 from zenbench.space.blocks import BLOCKS
 from zenbench.space.spaces import FAMILIES, HEAD, MAX_CHANNELS, STEM, final_resolution, placements, stem_stride
@@ -387,8 +387,7 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
     if on_progress:
         on_progress(done, len(jobs), "")
 
-    timer = ProbedTimer(HostSpeedProbe.build(backend, profile.settings, seconds=min(0.04, rules.min_seconds))
-                        if host_speed and backend.shared_host else None)
+    timer = ProbedTimer.for_backend(backend, profile.settings, rules.min_seconds, enabled=host_speed)
 
     def time_job(job: UnitJob, retried: bool = False) -> None:
         row = job.row(profile.batch)

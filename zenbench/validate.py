@@ -24,7 +24,7 @@ from zenbench.budget import calibrate_table, error_metrics, predict_latency
 from zenbench.devices import DeviceProfile
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
-from zenbench.hostspeed import HostSpeedProbe, ProbedTimer
+from zenbench.hostspeed import ProbedTimer
 from zenbench.measure import Measurement, TimingRules, median_instance
 from zenbench.space.sampling import random_network
 from zenbench.space.spec import NetworkSpec
@@ -167,8 +167,8 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
     total = (len(calibration_specs) + len(validation_specs) + len(zoo_specs)) * max(1, passes)
     profile_reference_ms = (table.metadata.get("host_speed") or {}).get("typical_ms")
     backend = get_backend(profile.backend)
-    timer = ProbedTimer(HostSpeedProbe.build(backend, profile.settings, seconds=min(0.04, profile.timing.min_seconds))
-                        if profile_reference_ms and backend.shared_host else None)
+    timer = ProbedTimer.for_backend(backend, profile.settings, profile.timing.min_seconds,
+                                    enabled=bool(profile_reference_ms))
     try:
         cal = _measure_points(calibration_specs, profile, passes, on_progress, 0, total, timer, profile_reference_ms)
         val = _measure_points(validation_specs, profile, passes, on_progress, len(cal) * passes, total, timer,
