@@ -6,24 +6,31 @@ show: every isolated run pays the runtime's per-call cost (input binding, output
 thread wake-up) that a network pays once, and a sequence of units runs with warm caches and
 fewer layout changes at unit boundaries. zenbench measures that difference instead of guessing
 it: ``zenbench profile`` also times a sample of whole random networks end to end, interleaved with
-its units (and
-``zenbench validate`` can add more), and fits a calibration
+its units (and ``zenbench validate`` can add more), and fits a calibration
 
-    latency = a + Σ_g b_g * Σ unit_ms of group g − c * units
+    latency = a + Σ_g b_g * Σ unit_ms of group g − c * units + d * max(0, weight_MiB − cache_MiB)
 
 (a: the network's own per-call cost; b_g: a scale for what happens across unit boundaries, per
 group of units: plain convs (stem, head, classifier), ResNet-like units, depth-wise units; c: the
-per-call cost each isolated unit over-counts). ``calibrate_table`` lets three forms compete by
-leave-one-out error on the measured networks: none, one scale for all groups, one per group. With
-two ONNX Runtime threads the groups differed (depth-wise units ~8 % cheaper in a network than
-alone, ResNet-like ~2 %); on the one-thread cpu table one scale wins (latency ≈ −0.2 ms + 1.045 ×
-Σ units). The calibration and the measured error live in the
+per-call cost each isolated unit over-counts; d: the cost of streaming weights from memory).
+
+The last term is the one isolated units cannot show at all. A unit timed alone, call after call,
+keeps its weights in the last-level cache; a network whose weights together exceed that cache
+evicts them between one inference and the next and reads every spilled MiB from DRAM again.
+Measured on the one-thread cpu table (Intel Xeon VM): without the term, networks above ~30 MiB of
+fp32 weights came out 10-16 % slower than predicted; the fitted d of 0.04 ms/MiB is ~25 GB/s, one
+core's DRAM bandwidth, and the term took the validation networks within ±10 % from 89 % to 97 %.
+
+``calibrate_table`` lets the forms compete by leave-one-out error on the measured networks: none,
+one scale for all groups, one per group, each with the weight term at every candidate cache size
+(the host's own last-level cache among them). The calibration and the measured error live in the
 table's metadata, so a prediction carries its expected error.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +38,7 @@ import numpy as np
 
 from zenbench.space.blocks import BlockSpec
 from zenbench.space.spec import NetworkSpec
+from zenbench.space.units import Conv, Shortcut, Unit
 from zenbench.tables import LatencyTable
 
 
@@ -59,11 +67,14 @@ class Prediction:
     #: Σ unit ms per calibration group (see ``CALIBRATION_GROUPS``), the classifier in "conv"
     raw_by_group: dict[str, float] = field(default_factory=dict)
     unit_count: int = 0
+    #: the network's weights (MiB at the table's precision), for the calibration's weight-streaming term
+    weight_mib: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"latency_ms": self.value_ms, "raw_sum_ms": self.raw_sum_ms, "classifier_ms": self.classifier_ms,
                 "calibration": self.calibration, "expected_error": self.expected_error, "per_image": self.per_image,
-                "raw_by_group": self.raw_by_group, "unit_count": self.unit_count, "units": [u.__dict__ for u in self.units]}
+                "raw_by_group": self.raw_by_group, "unit_count": self.unit_count, "weight_mib": self.weight_mib,
+                "units": [u.__dict__ for u in self.units]}
 
 
 def unit_costs(spec: NetworkSpec, table: LatencyTable, resolution: int) -> tuple[list[UnitCost], int]:
@@ -85,9 +96,18 @@ def unit_costs(spec: NetworkSpec, table: LatencyTable, resolution: int) -> tuple
 #: units; depth-wise (MobileNet-like) units
 CALIBRATION_GROUPS = ("conv", "xxbl", "idw")
 
+#: bytes per weight at a table's precision (int8 weights are one byte; anything unknown counts as fp32)
+BYTES_PER_WEIGHT = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
-def block_ms(table: LatencyTable, block: BlockSpec, resolution: int) -> tuple[float, int, int, str]:
-    """(Σ unit ms, units, output resolution, calibration group) of one block, memoised on the table: a
+#: how much lower (mean relative error) a calibration form's leave-one-out error must be to beat a simpler one
+LOO_TOLERANCE = 0.001
+
+#: last-level cache sizes (MiB) the weight-streaming term is tried at, besides the host's own
+CACHE_CANDIDATES_MIB = (4.0, 8.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0)
+
+
+def block_ms(table: LatencyTable, block: BlockSpec, resolution: int) -> tuple[float, int, int, str, int]:
+    """(Σ unit ms, units, output resolution, calibration group, weights) of one block, memoised on the table: a
     search's children share almost every block with their parents, so a prediction is a handful of
     dictionary hits."""
     cache = table.__dict__.setdefault("_block_cache", {})
@@ -97,14 +117,23 @@ def block_ms(table: LatencyTable, block: BlockSpec, resolution: int) -> tuple[fl
     if hit is None:
         from zenbench.space.blocks import BLOCKS
 
-        total, res = 0.0, resolution
+        total, res, weights = 0.0, resolution, 0
         units = block.units()
         for unit in units:
             total += table.unit_ms(unit, res)
+            weights += unit_weights(unit)
             res = unit.out_resolution(res)
         family = BLOCKS.get(block.type).family
-        hit = cache[key] = (total, len(units), res, family if family in CALIBRATION_GROUPS else "conv")
+        hit = cache[key] = (total, len(units), res, family if family in CALIBRATION_GROUPS else "conv", weights)
     return hit
+
+
+def unit_weights(unit: Unit) -> int:
+    """Weights a unit reads per inference at runtime: its convolutions (BN folds into them)."""
+    total = sum(layer.params for layer in unit.layers if isinstance(layer, Conv))
+    if unit.shortcut == Shortcut.PROJECTION:
+        total += unit.projection_conv().params
+    return total
 
 
 def _classifier_ms(table: LatencyTable, channels: int, num_classes: int, resolution: int) -> float:
@@ -121,28 +150,33 @@ def predict_latency(spec: NetworkSpec, table: LatencyTable, resolution: int = 22
 
     ``breakdown=True`` also lists every unit's cost (slower; for reports)."""
     groups = dict.fromkeys(CALIBRATION_GROUPS, 0.0)
-    units, res = 0, resolution
+    units, res, weights = 0, resolution, 0
     for block in spec.blocks:
-        ms, n, res, group = block_ms(table, block, res)
+        ms, n, res, group, w = block_ms(table, block, res)
         groups[group] += ms
         units += n
+        weights += w
     head = _classifier_ms(table, spec.out_channels, num_classes, res) if num_classes else 0.0
     groups["conv"] += head
     units += 1 if num_classes else 0
+    weights += (spec.out_channels + 1) * num_classes
+    weight_mib = weights * BYTES_PER_WEIGHT.get(table.precision, 4) / 2**20
     raw = sum(groups.values())
     calibration = table.metadata.get("calibration") or {}
-    value = calibrated(groups, units, calibration)
+    value = calibrated(groups, units, calibration, weight_mib)
     if table.per_image:
         raw, value, head = raw / table.batch, value / table.batch, head / table.batch
         groups = {g: ms / table.batch for g, ms in groups.items()}
     costs = tuple(unit_costs(spec, table, resolution)[0]) if breakdown else ()
     validation = table.metadata.get("validation") or {}
-    return Prediction(value, raw, costs, head, raw_by_group=groups, unit_count=units, calibration=calibration,
+    return Prediction(value, raw, costs, head, raw_by_group=groups, unit_count=units, weight_mib=weight_mib,
+                      calibration=calibration,
                       expected_error=validation.get("mape"), per_image=table.per_image)
 
 
-def calibrated(raw_by_group: dict[str, float], units: int, calibration: dict[str, Any]) -> float:
-    """The calibrated latency from per-group sums of unit latencies (batch latency, ms)."""
+def calibrated(raw_by_group: dict[str, float], units: int, calibration: dict[str, Any], weight_mib: float = 0.0) -> float:
+    """The calibrated latency from per-group sums of unit latencies (batch latency, ms) and the network's
+    weights (MiB)."""
     raw = sum(raw_by_group.values())
     if not calibration:
         return raw
@@ -150,14 +184,18 @@ def calibrated(raw_by_group: dict[str, float], units: int, calibration: dict[str
     scaled = sum(scale.get(g, 1.0) * ms for g, ms in raw_by_group.items()) if isinstance(scale, dict) \
         else float(scale) * raw
     value = calibration["a"] + scaled - calibration["c"] * units
+    if calibration.get("d"):
+        value += calibration["d"] * max(0.0, weight_mib - calibration["cache_mib"])
     return max(value, 0.05 * raw)
 
 
 def fit_calibration(raw_by_group: list[dict[str, float]], units: list[int], measured: list[float],
-                    groups: tuple[str, ...] = CALIBRATION_GROUPS) -> dict[str, Any]:
-    """(a, b_g, c) minimising the squared *relative* error of ``a + Σ_g b_g·Σ_g − c·units`` against
-    measurements. A group too rare in the sample to be fitted (in fewer than 5 networks) shares the
-    others' pooled scale."""
+                    groups: tuple[str, ...] = CALIBRATION_GROUPS, weight_mib: list[float] | None = None,
+                    cache_mib: float | None = None) -> dict[str, Any]:
+    """(a, b_g, c[, d]) minimising the squared *relative* error of
+    ``a + Σ_g b_g·Σ_g − c·units [+ d·max(0, weight_mib − cache_mib)]`` against measurements; the weight
+    term only with a ``cache_mib``. A group too rare in the sample to be fitted (in fewer than 5
+    networks) shares the others' pooled scale."""
     from scipy.optimize import lsq_linear
 
     y = np.asarray(measured, dtype=float)
@@ -165,22 +203,28 @@ def fit_calibration(raw_by_group: list[dict[str, float]], units: list[int], meas
     sums = {g: np.asarray([r.get(g, 0.0) for r in raw_by_group], dtype=float) for g in groups}
     fitted = [g for g in groups if np.count_nonzero(sums[g]) >= 5]
     pooled_raw = sum(sums.values())
+    spilled = [] if cache_mib is None else [np.maximum(0.0, np.asarray(weight_mib, dtype=float) - cache_mib)]
 
-    def solve(columns: list[np.ndarray]) -> np.ndarray:
-        design = np.column_stack([np.ones_like(y), *columns, -n]) / y[:, None]
-        lower = [-np.inf] + [0.0] * (len(columns) + 1)
-        return lsq_linear(design, np.ones_like(y), bounds=(lower, [np.inf] * len(lower))).x
+    def solve(columns: list[np.ndarray]) -> tuple[np.ndarray, float, float]:
+        """The fit's (a, scales...), c and d."""
+        design = np.column_stack([np.ones_like(y), *columns, -n, *spilled]) / y[:, None]
+        lower = [-np.inf] + [0.0] * (len(columns) + 1 + len(spilled))
+        x = lsq_linear(design, np.ones_like(y), bounds=(lower, [np.inf] * len(lower))).x
+        return x[:1 + len(columns)], float(x[1 + len(columns)]), float(x[-1]) if spilled else 0.0
 
-    pooled = solve([pooled_raw])
+    pooled, _, _ = solve([pooled_raw])
     rest = pooled_raw - sum((sums[g] for g in fitted), np.zeros_like(y))
-    x = solve([sums[g] for g in fitted] + ([rest] if np.any(rest) else []))
+    x, c, d = solve([sums[g] for g in fitted] + ([rest] if np.any(rest) else []))
     scales = {g: float(pooled[1]) for g in groups}
     scales.update({g: float(v) for g, v in zip(fitted, x[1:1 + len(fitted)], strict=True)})
     if np.any(rest):
         for g in groups:
             if g not in fitted:
                 scales[g] = float(x[1 + len(fitted)])
-    return {"a": float(x[0]), "b": scales, "c": float(x[-1]), "n": len(y)}
+    fit = {"a": float(x[0]), "b": scales, "c": c, "n": len(y)}
+    if cache_mib is not None:
+        fit.update({"d": d, "cache_mib": float(cache_mib)})
+    return fit
 
 
 def error_metrics(predicted: list[float], measured: list[float]) -> dict[str, float]:
@@ -313,37 +357,62 @@ def calibrate_table(table: LatencyTable, min_networks: int = 8) -> dict[str, Any
     lists (``networks``: structure, resolution, num_classes, median_ms of the batch). Returns it, or
     None (and removes any old one) when fewer than ``min_networks`` were measured.
 
-    Three forms compete: none (the plain sum of units), one scale for every unit, and one scale per
-    group; the one with the smallest leave-one-out error on the measured networks wins, so a sample
-    too small or too noisy to support the extra terms falls back to the simpler form."""
+    The forms compete by leave-one-out error on the measured networks: none (the plain sum of
+    units); one scale for every unit, without the weight-streaming term or with it at each
+    candidate cache size (``CACHE_CANDIDATES_MIB`` and the profiling host's last-level cache); one
+    scale per group, without the term or at the best single-scale cache. A sample too small or too
+    noisy to support the extra terms falls back to a simpler form."""
     networks = table.metadata.get("networks") or []
     table.metadata.pop("calibration", None)
     if len(networks) < min_networks:
         return None
     scale = table.batch if table.per_image else 1
-    groups, units, measured = [], [], []
+    groups, units, weights, measured = [], [], [], []
     for net in networks:
         p = predict_latency(NetworkSpec.parse(net["structure"]), table, net["resolution"], net["num_classes"])
         groups.append({g: ms * scale for g, ms in p.raw_by_group.items()})
         units.append(p.unit_count)
+        weights.append(p.weight_mib)
         measured.append(net["median_ms"])
-    forms = {"groups": lambda g: g, "single": lambda g: {"all": sum(g.values())}}
-    loo = {"none": float(np.mean([abs(sum(g.values()) / m - 1) for g, m in zip(groups, measured, strict=True)]))}
-    for form, view in forms.items():
+    views: dict[str, Callable[[dict[str, float]], dict[str, float]]] = {
+        "groups": lambda g: g, "single": lambda g: {"all": sum(g.values())}}
+
+    def fit(view: str, cache: float | None, keep: list[int]) -> dict[str, Any]:
+        return fit_calibration([views[view](groups[j]) for j in keep], [units[j] for j in keep],
+                               [measured[j] for j in keep], groups=tuple(views[view](groups[0])),
+                               weight_mib=[weights[j] for j in keep], cache_mib=cache)
+
+    def loo_error(view: str, cache: float | None) -> float:
         errors = []
         for i in range(len(measured)):
-            keep = [j for j in range(len(measured)) if j != i]
-            fit = fit_calibration([view(groups[j]) for j in keep], [units[j] for j in keep], [measured[j] for j in keep],
-                                  groups=tuple(view(groups[0])))
-            errors.append(abs(calibrated(view(groups[i]), units[i], fit) / measured[i] - 1))
-        loo[form] = float(np.mean(errors))
-    best = min(loo, key=loo.get)
+            f = fit(view, cache, [j for j in range(len(measured)) if j != i])
+            errors.append(abs(calibrated(views[view](groups[i]), units[i], f, weights[i]) / measured[i] - 1))
+        return float(np.mean(errors))
+
+    def name(view: str, cache: float | None) -> str:
+        return view if cache is None else f"{view}+weights@{cache:g}MiB"
+
+    # in order of complexity
+    loo = {"none": float(np.mean([abs(sum(g.values()) / m - 1) for g, m in zip(groups, measured, strict=True)]))}
+    forms: dict[str, tuple[str, float | None]] = {}
+    host_cache = (table.metadata.get("environment") or {}).get("last_level_cache_mib")
+    caches = sorted({*CACHE_CANDIDATES_MIB, *([float(host_cache)] if host_cache else [])})
+    for cache in [None, *caches]:
+        forms[name("single", cache)] = ("single", cache)
+        loo[name("single", cache)] = loo_error("single", cache)
+    best_cache = forms[min((f for f in forms if f != "single"), key=loo.get)][1]
+    for cache in (None, best_cache):
+        forms[name("groups", cache)] = ("groups", cache)
+        loo[name("groups", cache)] = loo_error("groups", cache)
+    # the simplest form within LOO_TOLERANCE of the best: a term that buys nothing measurable is not kept
+    best = next(f for f in loo if loo[f] <= min(loo.values()) + LOO_TOLERANCE)
     if best == "none":
         calibration: dict[str, Any] = {"a": 0.0, "b": 1.0, "c": 0.0, "n": len(measured)}
     else:
-        fit = fit_calibration([forms[best](g) for g in groups], units, measured, groups=tuple(forms[best](groups[0])))
-        scales = fit["b"]
-        calibration = {**fit, "b": scales if best == "groups" else scales["all"]}
+        view, cache = forms[best]
+        calibration = fit(view, cache, list(range(len(measured))))
+        if view == "single":
+            calibration["b"] = calibration["b"]["all"]
     calibration.update({"form": best, "loo_mape": loo})
     table.metadata["calibration"] = calibration
     return calibration

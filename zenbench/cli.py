@@ -408,7 +408,8 @@ def predict_command(
 def calibration_text(cal: dict[str, Any]) -> str:
     scale = cal["b"]
     scales = " ".join(f"b_{g}={b:.3g}" for g, b in scale.items()) if isinstance(scale, dict) else f"b={scale:.3g}"
-    return f"a={cal['a']:.3g} {scales} c={cal['c']:.3g} ({cal.get('n', '?')} networks)"
+    weights = f" d={cal['d']:.3g} ms/MiB beyond {cal['cache_mib']:g} MiB of weights" if cal.get("d") else ""
+    return f"a={cal['a']:.3g} {scales} c={cal['c']:.3g}{weights} ({cal.get('n', '?')} networks)"
 
 
 @app.command("measure")
@@ -504,7 +505,8 @@ def validate_command(
                         f"{metrics['within_5']:.0%}", f"{metrics['within_10']:.0%}", f"{metrics['spearman']:.3f}",
                         f"{metrics['bias']:+.1%}")
     console.print(out)
-    console.print(f"calibration: latency = a + Σ_group b_group x Σ unit ms - c x units, "
+    console.print(f"calibration: latency = a + Σ_group b_group x Σ unit ms - c x units + d x weights spilled from "
+                  f"the cache, "
                   f"{calibration_text(result['calibration'])}; plot: {result['plot']}")
     host = result.get("host_speed") or {}
     if host:

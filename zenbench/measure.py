@@ -217,6 +217,29 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+@cache
+def last_level_cache_mib() -> float | None:
+    """Size of this host's last-level CPU cache (MiB) as the kernel reports it, or None where it does not
+    (whether a network's weights stay cached between inferences depends on it; see ``budget``)."""
+    from pathlib import Path
+
+    sizes: dict[int, float] = {}
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            level = int((index / "level").read_text())
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            text = (index / "size").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        units = {"K": 1 / 1024, "M": 1.0, "G": 1024.0}
+        try:
+            sizes[level] = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text) / 2**20
+        except ValueError:
+            continue
+    return sizes[max(sizes)] if sizes else None
+
+
 def environment(threads: int | None = None) -> dict[str, Any]:
     """Host and library versions to store next to every measured number."""
     import onnxruntime
@@ -231,6 +254,7 @@ def environment(threads: int | None = None) -> dict[str, Any]:
         "onnxruntime": onnxruntime.__version__,
         "numpy": np.__version__,
         "torch_threads": threads if threads is not None else torch.get_num_threads(),
+        "last_level_cache_mib": last_level_cache_mib(),
     }
     if torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name()

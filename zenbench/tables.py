@@ -331,6 +331,10 @@ class LatencyTable:
         return int(self.metadata.get("device", {}).get("batch", 1))
 
     @property
+    def precision(self) -> str:
+        return str(self.metadata.get("device", {}).get("precision", "fp32"))
+
+    @property
     def per_image(self) -> bool:
         return bool(self.metadata.get("device", {}).get("per_image", False))
 

@@ -17,14 +17,16 @@ NET = ("SuperConvK3BNRELU(3,16,2,1)SuperResK1K3K1(16,32,2,16,2)SuperResK3K3(32,6
        "SuperConvK1BNRELU(64,256,1,1)")
 
 
-def synthetic_table(spec: NetworkSpec, resolution: int, ms_per_gmac: float = 10.0) -> LatencyTable:
+def synthetic_table(spec: NetworkSpec | list[NetworkSpec], resolution: int, ms_per_gmac: float = 10.0) -> LatencyTable:
     """A table whose units cost exactly ms_per_gmac per GMAC plus 0.01 ms: prediction must add them up."""
-    rows, res = [], resolution
-    for unit in spec.units():
-        f = unit_features(unit, res, 1)
-        rows.append({"key": unit_key(unit, res, 1), "kind": unit_kind(unit), "resolution": res, **f,
-                     "median_ms": 0.01 + ms_per_gmac * (f["dense_macs"] + f["dw_macs"]) / 1e9, "noisy": False})
-        res = unit.out_resolution(res)
+    rows = []
+    for one in spec if isinstance(spec, list) else [spec]:
+        res = resolution
+        for unit in one.units():
+            f = unit_features(unit, res, 1)
+            rows.append({"key": unit_key(unit, res, 1), "kind": unit_kind(unit), "resolution": res, **f,
+                         "median_ms": 0.01 + ms_per_gmac * (f["dense_macs"] + f["dw_macs"]) / 1e9, "noisy": False})
+            res = unit.out_resolution(res)
     for channels in (64, 256, 1024):
         rows.append({"key": f"classifier|gap-linear|in{channels}|mid0|out1000|s1|r{res}|b1",
                      "kind": "classifier/gap-linear", "resolution": res, "const": 1.0,
@@ -80,6 +82,46 @@ def test_profiled_networks_calibrate_the_table() -> None:
     assert predict_latency(spec, table, 64, 1000).value_ms == pytest.approx(0.9 * raw, rel=1e-3)
     table.metadata["networks"] = table.metadata["networks"][:3]
     assert calibrate_table(table) is None and "calibration" not in table.metadata
+
+
+def test_prediction_counts_the_weights_the_network_reads() -> None:
+    spec = NetworkSpec.parse(NET)
+    p = predict_latency(spec, synthetic_table(spec, 64), 64, 1000)
+    # BN's scale and shift fold into the convolutions at inference (as a bias, too small to matter here)
+    assert p.weight_mib * 2**20 / 4 == pytest.approx(spec.counts(64, 1000, bn=False).params, rel=1e-3)
+
+
+def test_calibration_recovers_the_weight_streaming_term() -> None:
+    rng = np.random.default_rng(2)
+    raw, weights, units = rng.uniform(1, 80, 60), rng.uniform(1, 120, 60), rng.integers(10, 60, 60)
+    measured = 0.2 + 1.02 * raw - 0.01 * units + 0.04 * np.maximum(0, weights - 32)
+    fit = fit_calibration([{"all": r} for r in raw], list(units), list(measured), groups=("all",),
+                          weight_mib=list(weights), cache_mib=32)
+    assert fit["d"] == pytest.approx(0.04, abs=1e-6) and fit["b"]["all"] == pytest.approx(1.02, abs=1e-6)
+    assert fit["a"] == pytest.approx(0.2, abs=1e-6) and fit["cache_mib"] == 32
+
+
+def test_calibration_finds_the_cache_size_the_networks_spill_out_of() -> None:
+    """Networks with more weights than the cache are slower than their units by the spilled MiB: the table's
+    calibration must choose the weight term at that cache size and predict both sides of it."""
+    from zenbench.budget import calibrate_table
+
+    specs = [NetworkSpec.parse(f"SuperConvK3BNRELU(3,{w // 4},2,1)SuperResK3K3({w // 4},{w},2,{w},{n})"
+                               f"SuperConvK1BNRELU({w},{w},1,1)")
+             for w in (64, 256, 512, 768, 1024, 1280, 1536) for n in (1, 2)]
+    table = synthetic_table(specs, 32)
+    truth = []
+    for spec in specs:
+        p = predict_latency(spec, table, 32, 1000)
+        truth.append(p.raw_sum_ms + 0.05 * max(0.0, p.weight_mib - 24))
+    assert min(predict_latency(s, table, 32, 1000).weight_mib for s in specs) < 8
+    assert max(predict_latency(s, table, 32, 1000).weight_mib for s in specs) > 150
+    table.metadata["networks"] = [{"structure": str(s), "resolution": 32, "num_classes": 1000, "median_ms": ms}
+                                  for s, ms in zip(specs, truth, strict=True)]
+    calibration = calibrate_table(table)
+    assert calibration["form"] == "single+weights@24MiB" and calibration["d"] == pytest.approx(0.05, rel=1e-3)
+    for spec, ms in zip(specs, truth, strict=True):
+        assert predict_latency(spec, table, 32, 1000).value_ms == pytest.approx(ms, rel=1e-3)
 
 
 def test_constraints_report_which_limit_and_by_how_much() -> None:
