@@ -359,7 +359,23 @@ def _load_table(device: str, table: Path | None, force: bool = False):
     from zenbench.tables import LatencyTable
 
     profile = load_device(device)
-    return profile, LatencyTable.load(table or default_table_path(profile.name), expect=profile.describe(), force=force)
+    path = table or default_table_path(profile.name)
+    loaded = LatencyTable.load(path, expect=profile.describe(), force=force)
+    _warn_if_other_host(loaded, profile, path)
+    return profile, loaded
+
+
+def _warn_if_other_host(table, profile, path: Path) -> None:
+    """A table of a device on this host (not a phone, not a GPU elsewhere) describes the CPU it was profiled on;
+    say so when that is not this one (measured: an Intel Xeon table predicted an AMD EPYC host 30 % fast)."""
+    from zenbench.backends.base import get_backend
+    from zenbench.measure import cpu_model
+
+    profiled_on = (table.metadata.get("environment") or {}).get("cpu")
+    if get_backend(profile.backend).shared_host and profiled_on and profiled_on != cpu_model():
+        err_console.print(f"[yellow]warning: {path} was profiled on {profiled_on!r}, this host is {cpu_model()!r}: "
+                          f"its latencies describe that machine. Re-profile here: zenbench profile --device "
+                          f"{profile.name}[/]")
 
 
 @app.command("predict")

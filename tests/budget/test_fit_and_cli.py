@@ -69,3 +69,18 @@ def test_measure_reports_median_and_spread() -> None:
     ms = data["latency_ms"]
     assert 0 < ms["p10"] <= ms["median"] <= ms["p90"] and ms["runs"] >= 15
     assert data["settings"]["backend"] == "onnxruntime" and "cpu" in data["environment"]
+
+
+def test_predict_warns_when_the_table_describes_another_cpu(tmp_path) -> None:
+    from zenbench.measure import cpu_model
+    from zenbench.tables import LatencyTable
+
+    table = LatencyTable.load(ROOT / "latency_tables" / "cpu.parquet")
+    args = ["predict", "zennet_imagenet1k_latency01ms_res224", "--device", "cpu", "--json", "--table"]
+    for cpu, warned in (("Imaginary CPU 9000", True), (cpu_model(), False)):
+        table.metadata["environment"]["cpu"] = cpu
+        path = table.save(tmp_path / "cpu.parquet")
+        result = runner.invoke(app, [*args, str(path)])
+        assert result.exit_code == 0, result.output
+        assert ("Imaginary CPU 9000" in result.stderr and "zenbench profile --device cpu" in result.stderr) is warned
+        assert json.loads(result.stdout)["latency_ms"] > 0  # the warning keeps the JSON on stdout clean
