@@ -507,10 +507,14 @@ def validate_command(
         result = validate_table(path, profile, n=n, calibration_n=calibration_n, seed=seed, space=space,
                                 resolution=resolution, zoo=zoo, passes=passes,
                                 on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    print_validation(result, path, profile.name, json_out)
+
+
+def print_validation(result: dict[str, Any], path: Path, device: str, json_out: bool) -> None:
     if json_out:
         print_json({k: v for k, v in result.items() if k != "points"})
         return
-    out = Table(title=f"{path} vs end-to-end measurements on {profile.name}", title_justify="left")
+    out = Table(title=f"{path} vs end-to-end measurements on {device}", title_justify="left")
     for col in ("sample", "n", "MAPE", "RMSPE", "within ±5 %", "within ±10 %", "Spearman ρ", "bias"):
         out.add_column(col, justify="left" if col == "sample" else "right")
     for label, metrics in (("validation (calibrated)", result["metrics"]), ("validation (sum of units)",
@@ -886,7 +890,8 @@ def demo_command(
                   f"summary: {out}/summary.json")
 
 
-table_app = typer.Typer(help="Latency tables: fit one from whole-network measurements.", no_args_is_help=True)
+table_app = typer.Typer(help="Latency tables: fit one from whole-network measurements, or refit a profiled "
+                             "table's calibration.", no_args_is_help=True)
 app.add_typer(table_app, name="table")
 
 
@@ -917,6 +922,31 @@ def table_fit(
     for name, value in model["coefficients"].items():
         console.print(f"  {name:>32s}  {value:+.4f} ms")
     console.print(f"wrote {path}")
+
+
+@table_app.command("recalibrate")
+@friendly_errors
+def table_recalibrate(
+    table: Annotated[Path, typer.Argument(help="Latency table to refit (e.g. latency_tables/cpu.parquet).")],
+    json_out: JsonOption = False,
+) -> None:
+    """Refit a table's whole-network calibration to the networks it stores, and rescore its validation.
+
+    Nothing is measured: the calibration is fitted again, with this version's model, to the networks
+    the profile (and validate --calibration-n) measured, and where the table was validated, the
+    stored measurements of TABLE's validation directory are scored again and the report, the plot and
+    the table's expected error rewritten. Run it after upgrading zenbench on a table profiled before.
+    """
+    from zenbench.validate import recalibrate
+
+    result = recalibrate(table)
+    if "metrics" in result:
+        print_validation(result, table, result["device"], json_out)
+    elif json_out:
+        print_json(result)
+    else:
+        console.print(f"{table}: calibration {calibration_text(result['calibration'])} (not validated yet: "
+                      f"zenbench validate --table {table})")
 
 
 @benchmark_app.command("latency-fit")

@@ -178,6 +178,20 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
     finally:
         timer.close()
     table.metadata["networks"] = (table.metadata.get("networks") or []) + [p.as_network() for p in cal]
+    out_dir = out_dir or validation_dir(table_path)
+    return _evaluate(table, table_path, profile.name, cal, val, zoo_points, out_dir,
+                     {"seed": seed, "spaces": spaces, "resolution": resolution}, profile_reference_ms)
+
+
+def validation_dir(table_path: Path) -> Path:
+    """Where a table's validation report and plot go: ``latency_tables/DEVICE-validation/``."""
+    return table_path.with_suffix("").with_name(table_path.stem + "-validation")
+
+
+def _evaluate(table: LatencyTable, table_path: Path, device: str, cal: list[ValidationPoint],
+              val: list[ValidationPoint], zoo_points: list[ValidationPoint], out_dir: Path, sample: dict[str, Any],
+              profile_reference_ms: float | None) -> dict[str, Any]:
+    """Fit the calibration, score the measured points, and write the table, the report and the plot."""
     calibration = calibrate_table(table)
     if calibration is None:
         raise ZenbenchError(f"{table_path} has fewer than 8 networks measured end to end to calibrate on; "
@@ -188,19 +202,40 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
     zoo_metrics = error_metrics([p.predicted_ms for p in zoo_points], [p.measured_ms for p in zoo_points]) \
         if len(zoo_points) > 2 else {}
     host = _host_speed_report(val, profile_reference_ms)
-    table.metadata["validation"] = {**metrics, "uncalibrated": uncalibrated, "zoo": zoo_metrics, "seed": seed,
-                                    "calibration_networks": len(table.metadata["networks"]), "spaces": spaces,
-                                    "resolution": resolution, "host_speed": host}
+    table.metadata["validation"] = {**metrics, "uncalibrated": uncalibrated, "zoo": zoo_metrics, **sample,
+                                    "calibration_networks": len(table.metadata["networks"]), "host_speed": host}
     table.save(table_path)
-    out_dir = out_dir or table_path.with_suffix("").with_name(table_path.stem + "-validation")
-    result = {"table": str(table_path), "device": profile.name, "calibration": calibration, "metrics": metrics,
-              "uncalibrated": uncalibrated, "zoo_metrics": zoo_metrics, "host_speed": host,
+    result = {"table": str(table_path), "device": device, "calibration": calibration, "metrics": metrics,
+              "uncalibrated": uncalibrated, "zoo_metrics": zoo_metrics, "host_speed": host, "sample": sample,
               "points": {"calibration": [p.__dict__ for p in cal], "validation": [p.__dict__ for p in val],
                          "zoo": [p.__dict__ for p in zoo_points]}}
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "validation.json", json.dumps(result, indent=2))
-    result["plot"] = str(scatter(val, zoo_points, metrics, profile.name, out_dir / "predicted_vs_measured.png"))
+    result["plot"] = str(scatter(val, zoo_points, metrics, device, out_dir / "predicted_vs_measured.png"))
     return result
+
+
+def recalibrate(table_path: Path, out_dir: Path | None = None) -> dict[str, Any]:
+    """Refit a table's calibration to the networks it stores and, where it was validated, score the stored
+    validation measurements again: what a change to the calibration model does, without measuring anew.
+    Returns the new calibration, and the validation report when there was one to rescore."""
+    table = LatencyTable.load(table_path)
+    report_path = (out_dir or validation_dir(table_path)) / "validation.json"
+    if not report_path.exists():
+        calibration = calibrate_table(table)
+        if calibration is None:
+            raise ZenbenchError(f"{table_path} has fewer than 8 networks measured end to end to calibrate on")
+        table.save(table_path)
+        return {"table": str(table_path), "calibration": calibration}
+    report = json.loads(report_path.read_text())
+    known = set(ValidationPoint.__dataclass_fields__)
+    points = {kind: [ValidationPoint(**{k: v for k, v in p.items() if k in known}) for p in report["points"][kind]]
+              for kind in ("calibration", "validation", "zoo")}
+    stored = table.metadata.get("validation") or {}
+    sample = report.get("sample") or {k: stored[k] for k in ("seed", "spaces", "resolution") if k in stored}
+    reference = (report.get("host_speed") or {}).get("profile_reference_ms")
+    return _evaluate(table, table_path, report["device"], points["calibration"], points["validation"], points["zoo"],
+                     report_path.parent, sample, reference)
 
 
 def _host_speed_report(points: list[ValidationPoint], profile_reference_ms: float | None) -> dict[str, Any]:
