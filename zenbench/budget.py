@@ -136,6 +136,15 @@ def unit_weights(unit: Unit) -> int:
     return total
 
 
+def _table_constants(table: LatencyTable) -> tuple[int, bool, int]:
+    """(bytes per weight, per image, batch) of a table, memoised: a prediction is a few microseconds, and
+    reading them from the metadata each time cost a fifth of it."""
+    hit = table.__dict__.get("_constants")
+    if hit is None:
+        hit = table.__dict__["_constants"] = (BYTES_PER_WEIGHT.get(table.precision, 4), table.per_image, table.batch)
+    return hit
+
+
 def _classifier_ms(table: LatencyTable, channels: int, num_classes: int, resolution: int) -> float:
     cache = table.__dict__.setdefault("_classifier_cache", {})
     key = (channels, num_classes, resolution)
@@ -156,22 +165,23 @@ def predict_latency(spec: NetworkSpec, table: LatencyTable, resolution: int = 22
         groups[group] += ms
         units += n
         weights += w
-    head = _classifier_ms(table, spec.out_channels, num_classes, res) if num_classes else 0.0
+    channels = spec.blocks[-1].out_channels
+    head = _classifier_ms(table, channels, num_classes, res) if num_classes else 0.0
     groups["conv"] += head
     units += 1 if num_classes else 0
-    weights += (spec.out_channels + 1) * num_classes
-    weight_mib = weights * BYTES_PER_WEIGHT.get(table.precision, 4) / 2**20
+    bytes_per_weight, per_image, batch = _table_constants(table)
+    weight_mib = (weights + (channels + 1) * num_classes) * bytes_per_weight / 2**20
     raw = sum(groups.values())
     calibration = table.metadata.get("calibration") or {}
     value = calibrated(groups, units, calibration, weight_mib)
-    if table.per_image:
-        raw, value, head = raw / table.batch, value / table.batch, head / table.batch
-        groups = {g: ms / table.batch for g, ms in groups.items()}
+    if per_image:
+        raw, value, head = raw / batch, value / batch, head / batch
+        groups = {g: ms / batch for g, ms in groups.items()}
     costs = tuple(unit_costs(spec, table, resolution)[0]) if breakdown else ()
     validation = table.metadata.get("validation") or {}
     return Prediction(value, raw, costs, head, raw_by_group=groups, unit_count=units, weight_mib=weight_mib,
                       calibration=calibration,
-                      expected_error=validation.get("mape"), per_image=table.per_image)
+                      expected_error=validation.get("mape"), per_image=per_image)
 
 
 def calibrated(raw_by_group: dict[str, float], units: int, calibration: dict[str, Any], weight_mib: float = 0.0) -> float:
