@@ -19,7 +19,7 @@ keeps its weights in the last-level cache; a network whose weights together exce
 evicts them between one inference and the next and reads every spilled MiB from DRAM again.
 Measured on the one-thread cpu table (Intel Xeon VM): without the term, networks above ~30 MiB of
 fp32 weights came out 10-16 % slower than predicted; the fitted d of 0.04 ms/MiB is ~25 GB/s, one
-core's DRAM bandwidth, and the term took the validation networks within ±10 % from 89 % to 97 %.
+core's DRAM bandwidth, and the term took the validation networks within ±10 % from 89 % to 98 %.
 
 ``calibrate_table`` lets the forms compete by leave-one-out error on the measured networks: none,
 one scale for all groups, one per group, each with the weight term at every candidate cache size
@@ -37,8 +37,7 @@ from typing import Any
 import numpy as np
 
 from zenbench.space.blocks import BlockSpec
-from zenbench.space.spec import NetworkSpec
-from zenbench.space.units import Conv, Shortcut, Unit
+from zenbench.space.spec import NetworkSpec, unit_macs_params
 from zenbench.tables import LatencyTable
 
 
@@ -121,19 +120,11 @@ def block_ms(table: LatencyTable, block: BlockSpec, resolution: int) -> tuple[fl
         units = block.units()
         for unit in units:
             total += table.unit_ms(unit, res)
-            weights += unit_weights(unit)
+            weights += unit_macs_params(unit, res, residual=True, bn=False, se=False)[0][1]  # BN folded away
             res = unit.out_resolution(res)
         family = BLOCKS.get(block.type).family
         hit = cache[key] = (total, len(units), res, family if family in CALIBRATION_GROUPS else "conv", weights)
     return hit
-
-
-def unit_weights(unit: Unit) -> int:
-    """Weights a unit reads per inference at runtime: its convolutions (BN folds into them)."""
-    total = sum(layer.params for layer in unit.layers if isinstance(layer, Conv))
-    if unit.shortcut == Shortcut.PROJECTION:
-        total += unit.projection_conv().params
-    return total
 
 
 def _table_constants(table: LatencyTable) -> tuple[int, bool, int]:
