@@ -68,3 +68,33 @@ def test_score_unknown_proxy_suggests() -> None:
     result = runner.invoke(app, ["score", "zennet_cifar10_model_size1M_res32", "--proxy", "synflo"])
     assert result.exit_code == 2
     assert "synflow" in result.stderr
+
+
+def _all_command_paths() -> list[list[str]]:
+    import typer.main
+
+    paths: list[list[str]] = []
+
+    def walk(command, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+def test_every_command_help_renders_with_reflowed_paragraphs() -> None:
+    paths = _all_command_paths()
+    assert ["table", "recalibrate"] in paths and ["search"] in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage: zenbench" in result.output
+    # profile's docstring breaks its first paragraph after "the same"; at 200 columns the
+    # paragraph must come out as one line, not with the source's line breaks.
+    profile_help = runner.invoke(app, ["profile", "--help"], terminal_width=200).output
+    assert any("the same factor for every workload" in line for line in profile_help.splitlines())
+    search_help = runner.invoke(app, ["search", "--help"], terminal_width=200).output
+    assert "*cifar10_*" in runner.invoke(app, ["zoo", "--help"], terminal_width=200).output
+    assert "runs/search-BUDGET-sSEED" in search_help

@@ -31,10 +31,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 # Tables are wide; when output goes to a pipe or file, do not squeeze them to 80 columns.
 benchmark_app = typer.Typer(help="Benchmarks against ground truth: proxies vs NAS-Bench-201 accuracy, latency fits.",
-                            no_args_is_help=True)
+                            no_args_is_help=True, rich_markup_mode="markdown")
 app.add_typer(benchmark_app, name="benchmark")
 
 console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -136,7 +137,7 @@ def inspect(
 @app.command()
 @friendly_errors
 def zoo(
-    pattern: Annotated[str, typer.Argument(help="Glob over model names, e.g. '*cifar10_*'.")] = "*",
+    pattern: Annotated[str, typer.Argument(help="Glob over model names, e.g. `*cifar10_*`.")] = "*",
     json_out: JsonOption = False,
 ) -> None:
     """The ZenNet models with their published figures beside the counts computed here."""
@@ -572,7 +573,7 @@ def search_command(
     proxy: Annotated[str, typer.Option(help="Score to maximise (zenbench proxies).")] = "zen",
     batch_size: Annotated[int, typer.Option(help="Proxy batch size (the paper: 64).")] = 16,
     seed: Annotated[int, typer.Option(help="Seed: same seed (and workers), same search.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Results folder (default runs/search-<budget>-s<seed>).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default `runs/search-BUDGET-sSEED`).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the search in --out from its checkpoint.")] = False,
     workers: Annotated[int, typer.Option(help="Candidates scored in parallel in local processes.")] = 1,
     ray: Annotated[str | None, typer.Option(help="Score on a Ray cluster: 'auto', 'local' or ray://ADDRESS.")] = None,
@@ -586,7 +587,8 @@ def search_command(
 ) -> None:
     """Zen-NAS evolutionary search under latency / FLOPs / params / layer budgets (resumable, parallel).
 
-    Example: zenbench search --latency-ms 9   (on the cpu device's table; run `make profile` first)
+    Example: `zenbench search --latency-ms 9` searches under 9 ms on the cpu device's table (run
+    `make profile` first to measure that table on this machine).
     """
     from rich.live import Live
 
@@ -891,7 +893,8 @@ def demo_command(
 
 
 table_app = typer.Typer(help="Latency tables: fit one from whole-network measurements, or refit a profiled "
-                             "table's calibration.", no_args_is_help=True)
+                             "table's calibration.", no_args_is_help=True,
+                        rich_markup_mode="markdown")
 app.add_typer(table_app, name="table")
 
 
