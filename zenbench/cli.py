@@ -368,13 +368,16 @@ def _load_table(device: str, table: Path | None, force: bool = False):
 
 def _warn_if_other_host(table, profile, path: Path) -> None:
     """A table of a device on this host (not a phone, not a GPU elsewhere) describes the CPU it was profiled on;
-    say so when that is not this one (measured: an Intel Xeon table predicted an AMD EPYC host 30 % fast)."""
+    say so when that is not this one (measured: an Intel Xeon table predicted an AMD EPYC host 30 % fast, and a
+    table from an AVX-512 "AMD EPYC" predicted an AVX2 one with the same name 33 % fast)."""
     from zenbench.backends.base import get_backend
-    from zenbench.measure import cpu_model
+    from zenbench.measure import host_differences
 
-    profiled_on = (table.metadata.get("environment") or {}).get("cpu")
-    if get_backend(profile.backend).shared_host and profiled_on and profiled_on != cpu_model():
-        err_console.print(f"[yellow]warning: {path} was profiled on {profiled_on!r}, this host is {cpu_model()!r}: "
+    if not get_backend(profile.backend).shared_host:
+        return
+    differences = host_differences(table.metadata.get("environment") or {})
+    if differences:
+        err_console.print(f"[yellow]warning: {path} was profiled on another machine ({'; '.join(differences)}): "
                           f"its latencies describe that machine. Re-profile here: zenbench profile --device "
                           f"{profile.name}[/]")
 

@@ -72,15 +72,24 @@ def test_measure_reports_median_and_spread() -> None:
 
 
 def test_predict_warns_when_the_table_describes_another_cpu(tmp_path) -> None:
-    from zenbench.measure import cpu_model
+    from zenbench.measure import cpu_isa, cpu_model, last_level_cache_mib
     from zenbench.tables import LatencyTable
 
     table = LatencyTable.load(ROOT / "latency_tables" / "cpu.parquet")
     args = ["predict", "zennet_imagenet1k_latency01ms_res224", "--device", "cpu", "--json", "--table"]
-    for cpu, warned in (("Imaginary CPU 9000", True), (cpu_model(), False)):
-        table.metadata["environment"]["cpu"] = cpu
+    this_host = {"cpu": cpu_model(), "cpu_isa": list(cpu_isa()), "last_level_cache_mib": last_level_cache_mib()}
+    other_isa = [f for f in ("avx2", "avx512f") if f not in cpu_isa()] + [f for f in cpu_isa() if f != "avx2"]
+    cases = ((dict(this_host, cpu="Imaginary CPU 9000"), "Imaginary CPU 9000"),
+             # same model name, other vector extensions: cloud hosts named alike differ in them
+             (dict(this_host, cpu_isa=other_isa), "vector extensions differ"),
+             (this_host, None))
+    for environment, warning in cases:
+        table.metadata["environment"].update(environment)
         path = table.save(tmp_path / "cpu.parquet")
         result = runner.invoke(app, [*args, str(path)])
         assert result.exit_code == 0, result.output
-        assert ("Imaginary CPU 9000" in result.stderr and "zenbench profile --device cpu" in result.stderr) is warned
+        if warning:
+            assert warning in result.stderr and "zenbench profile --device cpu" in result.stderr
+        else:
+            assert "profiled on another machine" not in result.stderr
         assert json.loads(result.stdout)["latency_ms"] > 0  # the warning keeps the JSON on stdout clean
