@@ -238,6 +238,11 @@ def cpu_isa() -> tuple[str, ...]:
     return ()
 
 
+def host_fingerprint() -> dict[str, Any]:
+    """The properties of this host that set a CPU latency (what :func:`host_differences` compares)."""
+    return {"cpu": cpu_model(), "cpu_isa": list(cpu_isa()), "last_level_cache_mib": last_level_cache_mib()}
+
+
 def host_differences(profiled: dict[str, Any]) -> list[str]:
     """How the host a table was profiled on (its ``environment`` metadata) differs from this one, in the
     properties that set latency: CPU model, vector extensions, last-level cache. Empty when none differ

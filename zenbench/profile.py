@@ -16,6 +16,8 @@ Resumable. Each measured unit is appended to ``<table>.partial.jsonl`` (one line
 fsynced) as soon as it is measured; ``resume=True`` skips every key already there, so a run
 killed at any moment (Ctrl-C or SIGKILL) continues without losing or repeating a unit. A line cut
 short by a kill is ignored and re-measured. The Parquet table is written atomically at the end.
+The log's first line names the host (CPU, vector extensions, cache) of a CPU device: a log another
+machine started is not resumed here (its timings describe that machine), it is kept until --restart.
 
 Noisy units get a second chance. Interference on a shared host comes in bursts that make a
 timing bimodal (its median lands wherever the burst ended), and retrying at once often lands in
@@ -59,7 +61,7 @@ from zenbench.budget import calibrate_table
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
 from zenbench.hostspeed import ProbedTimer, normalise, speed_summary, typical_reference_ms
-from zenbench.measure import TimingRules, environment
+from zenbench.measure import TimingRules, environment, host_fingerprint
 from zenbench.space.blocks import BLOCKS
 from zenbench.space.spaces import FAMILIES, HEAD, MAX_CHANNELS, STEM, final_resolution, placements, stem_stride
 from zenbench.space.units import Unit
@@ -253,6 +255,7 @@ class ProgressLog:
         self.path = path
         self.rows: dict[str, dict[str, Any]] = {}
         self.retried: set[str] = set()
+        self.host: dict[str, Any] | None = None  # the fingerprint of the host that started the log
         if path.exists():
             for line in path.read_text().splitlines():
                 try:
@@ -261,6 +264,24 @@ class ProgressLog:
                     continue  # a line cut short by a kill: that unit is measured again
                 if isinstance(row, dict) and "key" in row and "median_ms" in row:
                     self._keep(row)
+                elif isinstance(row, dict) and "host" in row and self.host is None:
+                    self.host = row["host"]
+
+    def claim(self, host: dict[str, Any], name: str) -> None:
+        """Refuse to resume a log another host started (its timings describe that machine); stamp a new
+        log with this host."""
+        from zenbench.measure import host_differences
+
+        if self.host is None:
+            if not self.rows:
+                self.append({"host": host})
+                self.host = host
+            return
+        differences = host_differences(self.host)
+        if differences:
+            raise ZenbenchError(f"{self.path} was started on another machine ({'; '.join(differences)}); "
+                                f"its {len(self.rows)} timings describe that machine, not this one. Start over "
+                                f"here: zenbench profile --device {name} --restart")
 
     def _keep(self, row: dict[str, Any]) -> None:
         """Record a timing; of two timings of one unit, the one with the smaller spread wins."""
@@ -280,7 +301,8 @@ class ProgressLog:
             f.write(json.dumps(row) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        self._keep(row)
+        if "key" in row:
+            self._keep(row)
 
 
 NETWORK_PASSES = 3
@@ -382,6 +404,8 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
     if not resume and log_path.exists():
         log_path.unlink()
     log = ProgressLog(log_path)
+    if backend.shared_host:
+        log.claim(host_fingerprint(), profile.name)
     todo = [job for key, job in jobs.items() if key not in log.rows]
     done = len(jobs) - len(todo)
     if on_progress:

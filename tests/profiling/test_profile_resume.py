@@ -148,3 +148,23 @@ def test_a_litert_profile_times_written_tflite_units_and_networks(tmp_path) -> N
     table = LatencyTable.load(out, expect=load_device("cpu-litert").describe())
     assert table.metadata["device"]["backend"] == "litert" and "ai-edge-litert" in table.metadata["versions"]
     assert (table.rows["median_ms"] > 0).all() and len(table.metadata["networks"]) == 10
+
+
+def test_a_log_another_host_started_is_not_resumed_here(tmp_path) -> None:
+    from zenbench.measure import host_fingerprint
+    from zenbench.profile import ProgressLog
+
+    out = tmp_path / "cpu.parquet"
+    log = out.with_name(out.name + ".partial.jsonl")
+    ProgressLog(log).claim(host_fingerprint(), "cpu")  # a new log is stamped with this host ...
+    assert ProgressLog(log).host == host_fingerprint()
+    ProgressLog(log).claim(host_fingerprint(), "cpu")  # ... and this host may resume it
+
+    other = dict(host_fingerprint(), cpu="Imaginary CPU 9000")
+    log.write_text(json.dumps({"host": other}) + "\n" + json.dumps({"key": "u", "median_ms": 1.0}) + "\n")
+    before = log.read_text()
+    process = run_cli(out)
+    assert process.wait(timeout=120) != 0
+    message = process.stderr.read().decode()
+    assert "another machine" in message and "Imaginary CPU 9000" in message and "--restart" in message
+    assert log.read_text() == before and not out.exists()  # nothing measured elsewhere is thrown away unasked
