@@ -290,15 +290,13 @@ def environment(threads: int | None = None) -> dict[str, Any]:
 
     env: dict[str, Any] = {
         "host": platform.node(),
-        "cpu": cpu_model(),
+        **host_fingerprint(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "onnxruntime": onnxruntime.__version__,
         "numpy": np.__version__,
         "torch_threads": threads if threads is not None else torch.get_num_threads(),
-        "last_level_cache_mib": last_level_cache_mib(),
-        "cpu_isa": list(cpu_isa()),
     }
     if torch.cuda.is_available():
         env["gpu"] = torch.cuda.get_device_name()

@@ -61,7 +61,7 @@ from zenbench.budget import calibrate_table
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
 from zenbench.hostspeed import ProbedTimer, normalise, speed_summary, typical_reference_ms
-from zenbench.measure import TimingRules, environment, host_fingerprint
+from zenbench.measure import TimingRules, environment, host_differences, host_fingerprint
 from zenbench.space.blocks import BLOCKS
 from zenbench.space.spaces import FAMILIES, HEAD, MAX_CHANNELS, STEM, final_resolution, placements, stem_stride
 from zenbench.space.units import Unit
@@ -267,15 +267,13 @@ class ProgressLog:
                 elif isinstance(row, dict) and "host" in row and self.host is None:
                     self.host = row["host"]
 
-    def claim(self, host: dict[str, Any], name: str) -> None:
+    def claim(self, name: str) -> None:
         """Refuse to resume a log another host started (its timings describe that machine); stamp a new
-        log with this host."""
-        from zenbench.measure import host_differences
-
+        log with this host. ``name`` is the device, for the way out the error gives."""
         if self.host is None:
             if not self.rows:
-                self.append({"host": host})
-                self.host = host
+                self.host = host_fingerprint()
+                self.append({"host": self.host})
             return
         differences = host_differences(self.host)
         if differences:
@@ -405,7 +403,7 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
         log_path.unlink()
     log = ProgressLog(log_path)
     if backend.shared_host:
-        log.claim(host_fingerprint(), profile.name)
+        log.claim(profile.name)
     todo = [job for key, job in jobs.items() if key not in log.rows]
     done = len(jobs) - len(todo)
     if on_progress:

@@ -103,6 +103,12 @@ def test_validate_measures_new_networks_and_stores_the_error_in_the_table(profil
     assert report["host_speed"]["slowdown_vs_profile"] > 0 and report["host_speed"]["at_profile_speed"]["n"] == 6
     points = json.loads((tmp_path / "cpu-validation" / "validation.json").read_text())["points"]["validation"]
     assert all(p["measured_ms"] > 0 and p["predicted_ms"] > 0 and p["at_profile_speed_ms"] > 0 for p in points)
+    # the headline scores predictions against the measurements as `measure` reads them; the host-speed section
+    # against the measurements scaled to the profile's typical speed
+    as_measured = [p["predicted_ms"] / p["measured_ms"] - 1 for p in points]
+    at_profile_speed = [p["predicted_ms"] / p["at_profile_speed_ms"] - 1 for p in points]
+    assert metrics["bias"] == pytest.approx(sum(as_measured) / 6)
+    assert report["host_speed"]["at_profile_speed"]["bias"] == pytest.approx(sum(at_profile_speed) / 6)
     # predict reports the expected error the validation stored
     stored = LatencyTable.load(out).metadata["validation"]
     assert stored["seed"] == 5 and stored["mape"] == pytest.approx(metrics["mape"])
@@ -156,9 +162,9 @@ def test_a_log_another_host_started_is_not_resumed_here(tmp_path) -> None:
 
     out = tmp_path / "cpu.parquet"
     log = out.with_name(out.name + ".partial.jsonl")
-    ProgressLog(log).claim(host_fingerprint(), "cpu")  # a new log is stamped with this host ...
+    ProgressLog(log).claim("cpu")  # a new log is stamped with this host ...
     assert ProgressLog(log).host == host_fingerprint()
-    ProgressLog(log).claim(host_fingerprint(), "cpu")  # ... and this host may resume it
+    ProgressLog(log).claim("cpu")  # ... and this host may resume it
 
     other = dict(host_fingerprint(), cpu="Imaginary CPU 9000")
     log.write_text(json.dumps({"host": other}) + "\n" + json.dumps({"key": "u", "median_ms": 1.0}) + "\n")
