@@ -312,7 +312,9 @@ def profile_command(
 
     A shared host changes speed by several per cent for seconds to minutes at a time, the same
     factor for every workload; a small reference network timed between units follows it, and
-    the table stores every timing at the profile's typical speed (the raw one is timing/host_factor).
+    the table stores every timing at the profile's typical speed (the raw one is timing/host_factor). Workloads
+    follow the reference less than one for one, so the ratio is raised to the power (the elasticity) that the
+    calibration networks' three passes, far apart in time, show.
 
     Each unit is appended to TABLE.partial.jsonl as soon as it is measured: interrupt at any moment
     (Ctrl-C, kill -9) and run the same command again to continue. Units still noisy after the first
@@ -350,8 +352,12 @@ def profile_command(
     console.print(report)
     speed = table.metadata.get("host_speed") or {}
     if speed.get("reference"):
-        console.print(f"host speed during the profile: reference network {speed['typical_ms']:.3g} ms typical; "
-                      f"timings scaled by {speed['factor_p10']:.3f}-{speed['factor_p90']:.3f} (p10-p90) to it")
+        fit = speed.get("elasticity_fit") or {}
+        slope = f"slope {fit['slope']:.2f} ± {fit['se']:.2f} over {fit['networks']} networks' passes" \
+            if fit.get("slope") is not None else "too few networks' passes to fit it"
+        console.print(f"host speed during the profile: reference network {speed['typical_ms']:.3g} ms typical, "
+                      f"{speed['factor_p10']:.3f}-{speed['factor_p90']:.3f} (p10-p90) times as fast; timings "
+                      f"scaled to it by that ratio to the power {speed.get('elasticity', 1.0):.2f} ({slope})")
 
 
 def _load_table(device: str, table: Path | None, force: bool = False):

@@ -36,8 +36,8 @@ and resumed like units.
 Host speed. A shared host's speed moves by several per cent for seconds to minutes at a time, by
 the same factor for every workload. A small reference network is timed between every two
 measurements, and when the table is written every timing is scaled to the profile's typical
-speed (``zenbench.hostspeed``); the log keeps the raw timings, so a resumed profile is scaled as
-a whole.
+speed, by the ratio raised to the elasticity that the calibration networks' passes show
+(``zenbench.hostspeed``); the log keeps the raw timings, so a resumed profile is scaled as a whole.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from zenbench.backends.tflite_graph import head_tflite, units_tflite
 from zenbench.budget import calibrate_table
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
-from zenbench.hostspeed import ProbedTimer, normalise, speed_summary, typical_reference_ms
+from zenbench.hostspeed import ProbedTimer, fit_elasticity, normalise, speed_summary, typical_reference_ms
 from zenbench.measure import TimingRules, environment, host_differences, host_fingerprint
 from zenbench.space.blocks import BLOCKS
 from zenbench.space.spaces import FAMILIES, HEAD, MAX_CHANNELS, STEM, final_resolution, placements, stem_stride
@@ -353,7 +353,8 @@ def _network_rows(networks: list[tuple[str, SpaceTarget]], batch: int, rows: dic
         middle = ordered[(len(ordered) - 1) // 2]
         out.append({**{k: middle.get(k) for k in ("structure", "space", "resolution", "num_classes", "median_ms",
                                                    "p10_ms", "p90_ms", "spread", "noisy", "host_factor")},
-                    "pass_medians_ms": [r["median_ms"] for r in runs]})
+                    "pass_medians_ms": [r["median_ms"] for r in runs],
+                    "pass_host_factors": [r.get("host_factor", 1.0) for r in runs]})
     return out
 
 
@@ -446,8 +447,10 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
             _time_network(net_job, profile, rules, log, timer)
     finally:
         timer.close()
-    typical = typical_reference_ms(log.rows.values())
-    normalised = {row["key"]: row for row in normalise(list(log.rows.values()), typical)}
+    logged = list(log.rows.values())
+    typical = typical_reference_ms(logged)
+    elasticity = fit_elasticity(logged)
+    normalised = {row["key"]: row for row in normalise(logged, typical, elasticity=elasticity["elasticity"])}
     measured_networks = _network_rows(calibration_networks(targets, networks, seed), profile.batch, normalised)
     rows = pd.DataFrame([normalised[key] for key in jobs if key in normalised])
     grid_meta = {"targets": [t.__dict__ for t in targets], "points": points, "mac_cap": mac_cap, "seed": seed,
@@ -455,7 +458,7 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
                  "units": len(jobs), "networks": networks, "timing": rules.__dict__}
     table = LatencyTable(rows, {**new_metadata(profile.describe(), environment(profile.threads), backend.versions(),
                                                grid_meta), "networks": measured_networks,
-                                "host_speed": speed_summary(list(log.rows.values()), typical)})
+                                "host_speed": speed_summary(logged, typical, elasticity)})
     calibrate_table(table)
     table.save(out)
     log_path.unlink(missing_ok=True)

@@ -24,7 +24,7 @@ from zenbench.budget import calibrate_table, error_metrics, predict_latency
 from zenbench.devices import DeviceProfile
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
-from zenbench.hostspeed import ProbedTimer
+from zenbench.hostspeed import ProbedTimer, profile_elasticity
 from zenbench.measure import Measurement, TimingRules, median_instance
 from zenbench.space.sampling import random_network
 from zenbench.space.spec import NetworkSpec
@@ -72,10 +72,13 @@ class ValidationPoint:
     reference_ms: float = 0.0
 
     def as_network(self) -> dict[str, Any]:
-        """The row a table's ``networks`` list keeps for its calibration."""
+        """The row a table's ``networks`` list keeps for its calibration: at the profile's host speed when
+        that was probed, like the networks the profile timed itself."""
+        factor = self.at_profile_speed_ms / self.measured_ms if self.at_profile_speed_ms else 1.0
         return {"structure": self.structure, "space": self.name.split("-")[0], "resolution": self.resolution,
-                "num_classes": self.num_classes, "median_ms": self.measured_ms, "p10_ms": self.measured_p10_ms,
-                "p90_ms": self.measured_p90_ms}
+                "num_classes": self.num_classes, "median_ms": self.measured_ms * factor,
+                "p10_ms": self.measured_p10_ms * factor, "p90_ms": self.measured_p90_ms * factor,
+                "host_factor": factor}
 
 
 def measure_networks(specs: list[tuple[NetworkSpec, int, int]], profile: DeviceProfile, *, passes: int = 3,
@@ -112,7 +115,8 @@ def measure_networks(specs: list[tuple[NetworkSpec, int, int]], profile: DeviceP
 
 def _measure_points(specs: list[tuple[str, NetworkSpec, int, int]], profile: DeviceProfile, passes: int,
                     on_progress: Callable[[int, int], None] | None, offset: int, total: int,
-                    timer: ProbedTimer, profile_reference_ms: float | None) -> list[ValidationPoint]:
+                    timer: ProbedTimer, profile_reference_ms: float | None,
+                    elasticity: float = 1.0) -> list[ValidationPoint]:
     measured = measure_networks([(spec, res, classes) for _, spec, res, classes in specs], profile, passes=passes,
                                 timer=timer,
                                 on_progress=lambda done: on_progress(offset + done, total) if on_progress else None)
@@ -121,8 +125,8 @@ def _measure_points(specs: list[tuple[str, NetworkSpec, int, int]], profile: Dev
         point = ValidationPoint(str(spec), name, resolution, classes, m.median * 1000, m.p10 * 1000, m.p90 * 1000)
         refs = m.context["pass_references_ms"]
         if profile_reference_ms and all(refs):
-            scaled = sorted(ms * 1000 * profile_reference_ms / ref for ms, ref in zip(m.context["pass_medians"], refs,
-                                                                                       strict=True))
+            scaled = sorted(ms * 1000 * (profile_reference_ms / ref) ** elasticity
+                            for ms, ref in zip(m.context["pass_medians"], refs, strict=True))
             point.at_profile_speed_ms = scaled[(len(scaled) - 1) // 2]
             point.reference_ms = float(sorted(refs)[(len(refs) - 1) // 2])
         points.append(point)
@@ -166,15 +170,17 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
                 zoo_specs.append((name, m.spec, m.resolution, m.num_classes))
     total = (len(calibration_specs) + len(validation_specs) + len(zoo_specs)) * max(1, passes)
     profile_reference_ms = (table.metadata.get("host_speed") or {}).get("typical_ms")
+    elasticity = profile_elasticity(table.metadata)  # scale measurements to the profile's speed as the profile did
     backend = get_backend(profile.backend)
     timer = ProbedTimer.for_backend(backend, profile.settings, profile.timing.min_seconds,
                                     enabled=bool(profile_reference_ms))
     try:
-        cal = _measure_points(calibration_specs, profile, passes, on_progress, 0, total, timer, profile_reference_ms)
+        cal = _measure_points(calibration_specs, profile, passes, on_progress, 0, total, timer, profile_reference_ms,
+                              elasticity)
         val = _measure_points(validation_specs, profile, passes, on_progress, len(cal) * passes, total, timer,
-                              profile_reference_ms)
+                              profile_reference_ms, elasticity)
         zoo_points = _measure_points(zoo_specs, profile, passes, on_progress, (len(cal) + len(val)) * passes, total,
-                                     timer, profile_reference_ms)
+                                     timer, profile_reference_ms, elasticity)
     finally:
         timer.close()
     table.metadata["networks"] = (table.metadata.get("networks") or []) + [p.as_network() for p in cal]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import random
+
 import pytest
 
-from zenbench.hostspeed import ProbedTimer, normalise, speed_summary, typical_reference_ms
+from zenbench.hostspeed import ProbedTimer, fit_elasticity, normalise, speed_summary, typical_reference_ms
 
 
 def rows_in_regimes(regimes: list[tuple[int, float]], latency_ms: float = 2.0) -> list[dict]:
@@ -48,6 +51,64 @@ def test_rows_without_a_probe_keep_their_timing() -> None:
     scaled = normalise(rows, None)
     assert all(r["host_factor"] == 1.0 for r in scaled)
     assert [r["median_ms"] for r in scaled] == [r["median_ms"] for r in rows]
+
+
+def profile_with_networks(elasticity: float, networks: int = 12, passes: int = 3, seed: int = 0) -> list[dict]:
+    """A profile's rows: for every pass of every network, a regime of the host's speed that lasts five
+    measurements (four units and the network's pass). The reference follows the speed one for one,
+    the networks only to the power ``elasticity``; every timing carries ±1 % of its own noise."""
+    rng = random.Random(seed)
+    rows, t = [], 0.0
+    for p in range(passes):
+        for i in range(networks):
+            slowdown = math.exp(rng.uniform(-0.15, 0.15))
+            for u in range(5):
+                row = {"key": f"p{p}-n{i}-u{u}", "measured_at": t, "reference_ms": 1.5 * slowdown,
+                       "median_ms": 2.0 * slowdown * rng.gauss(1.0, 0.01)}
+                if u == 2:
+                    row.update(key=f"network|{i}|p{p}", network=True, structure=f"net{i}", resolution=224,
+                               median_ms=(5.0 + i) * slowdown**elasticity * rng.gauss(1.0, 0.01))
+                rows.append(row)
+                t += 1.0
+    return rows
+
+
+@pytest.mark.parametrize("true_elasticity", [0.5, 1.0])
+def test_the_elasticity_is_read_off_the_calibration_networks_passes(true_elasticity: float) -> None:
+    rows = profile_with_networks(true_elasticity)
+    fit = fit_elasticity(rows)
+    assert fit["networks"] == 12 and fit["passes"] == 36
+    assert fit["slope"] == pytest.approx(true_elasticity, abs=0.1) and fit["se"] < 0.1
+    assert fit["elasticity"] == pytest.approx(min(1.0, fit["slope"]))
+    # scaled by that elasticity, each network's passes agree; scaled one for one, they would not
+    def pass_spread(scaled: list[dict]) -> float:
+        by_net: dict[str, list[float]] = {}
+        for r in scaled:
+            if r.get("network"):
+                by_net.setdefault(r["structure"], []).append(r["median_ms"])
+        return max(max(v) / min(v) - 1 for v in by_net.values())
+
+    typical = typical_reference_ms(rows)
+    assert pass_spread(normalise(rows, typical, elasticity=fit["elasticity"])) < 0.05
+    if true_elasticity < 1:
+        assert pass_spread(normalise(rows, typical)) > 0.1
+
+
+def test_thin_or_contradictory_evidence_leaves_the_plain_ratio() -> None:
+    few = [r for r in profile_with_networks(0.5) if not r.get("network") or r["structure"] in ("net0", "net1")]
+    assert fit_elasticity(few)["elasticity"] == 1.0 and fit_elasticity(few)["networks"] == 2
+    no_networks = [r for r in profile_with_networks(0.5) if not r.get("network")]
+    assert fit_elasticity(no_networks)["elasticity"] == 1.0
+    # networks that slow down more than the reference are clipped to one for one
+    assert fit_elasticity(profile_with_networks(1.6))["elasticity"] == 1.0
+    # passes whose timings have nothing to do with the host's speed: the slope is too uncertain to use
+    noise = profile_with_networks(0.5, seed=3)
+    rng = random.Random(1)
+    for r in noise:
+        if r.get("network"):
+            r["median_ms"] *= math.exp(rng.uniform(-0.5, 0.5))
+    fit = fit_elasticity(noise)
+    assert fit["se"] > 0.25 and fit["elasticity"] == 1.0
 
 
 class CountingProbe:

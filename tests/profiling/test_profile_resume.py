@@ -80,7 +80,10 @@ def test_table_metadata_refuses_other_settings(profiled) -> None:
     # a reference network timed between units followed the host's speed; timings are scaled to its typical speed
     assert meta["host_speed"]["probes"] >= len(table.rows) and meta["host_speed"]["typical_ms"] > 0
     assert (table.rows["reference_ms"] > 0).all() and (table.rows["host_factor"] > 0).all()
-    assert all(n["host_factor"] > 0 for n in meta["networks"])
+    assert all(n["host_factor"] > 0 and len(n["pass_host_factors"]) == len(n["pass_medians_ms"])
+               for n in meta["networks"])
+    # scaled by the ratio to the power the calibration networks' passes showed
+    assert 0.0 <= meta["host_speed"]["elasticity"] <= 1.0 and meta["host_speed"]["elasticity_fit"]["networks"] == 10
     with pytest.raises(TableError, match="batch"):
         LatencyTable.load(out, expect={"backend": "onnxruntime", "precision": "fp32", "batch": 64})
     with pytest.warns(UserWarning, match="batch"):
