@@ -292,11 +292,13 @@ class ProgressLog:
 
     def append(self, row: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as f:
+        with self.path.open("ab+") as f:  # writes go to the end whatever was read
             # a line that a previous kill cut short has no newline: start on a fresh line
-            if f.tell() > 0 and not self.path.read_bytes().endswith(b"\n"):
-                f.write("\n")
-            f.write(json.dumps(row) + "\n")
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+            f.write((json.dumps(row) + "\n").encode())
             f.flush()
             os.fsync(f.fileno())
         if "key" in row:

@@ -177,3 +177,15 @@ def test_a_log_another_host_started_is_not_resumed_here(tmp_path) -> None:
     message = process.stderr.read().decode()
     assert "another machine" in message and "Imaginary CPU 9000" in message and "--restart" in message
     assert log.read_text() == before and not out.exists()  # nothing measured elsewhere is thrown away unasked
+
+
+def test_a_line_a_kill_cut_short_is_dropped_and_the_log_goes_on_a_fresh_line(tmp_path) -> None:
+    from zenbench.profile import ProgressLog
+
+    log = tmp_path / "cpu.parquet.partial.jsonl"
+    ProgressLog(log).append({"key": "a", "median_ms": 1.0})
+    log.write_bytes(log.read_bytes() + b'{"key": "b", "median_')  # killed inside a write
+    resumed = ProgressLog(log)
+    assert set(resumed.rows) == {"a"}  # the unit cut short is measured again
+    resumed.append({"key": "b", "median_ms": 2.0})
+    assert set(ProgressLog(log).rows) == {"a", "b"} and log.read_bytes().endswith(b'"median_ms": 2.0}\n')
