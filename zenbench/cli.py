@@ -305,6 +305,11 @@ def profile_command(
                                              help="Time a reference network between units and scale every timing to "
                                                   "the profile's typical host speed (on by default; a phone over adb "
                                                   "never needs it).")] = True,
+    retry_noisy: Annotated[bool, typer.Option("--retry-noisy/--no-retry-noisy",
+                                              help="Time units still noisy after the first pass once more, keeping "
+                                                   "the quieter timing (default). On a busy host half the units can "
+                                                   "be noisy; --no-retry-noisy writes the table from what is "
+                                                   "measured (resume with it to finish early).")] = True,
     quick: Annotated[bool, typer.Option(help="Smoke-test timing (3 runs, no warm-up): never for a real table.")] = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -338,7 +343,7 @@ def profile_command(
 
         table = profile_device(profile, targets=targets, out=path, resume=resume, points=points, seed=seed,
                                networks=networks, grid_networks=grid_networks, host_speed=host_speed,
-                               rules=profile.timing.quick() if quick else None, on_progress=on_progress)
+                               retry_noisy=retry_noisy, rules=profile.timing.quick() if quick else None, on_progress=on_progress)
     coverage = table.coverage()
     if json_out:
         print_json({"table": str(path), "units": len(table.rows), "coverage": coverage.to_dict(orient="records")})

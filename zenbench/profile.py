@@ -383,12 +383,13 @@ def calibration_networks(targets: Iterable[SpaceTarget], count: int, seed: int) 
 def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | None = None, out: Path | None = None,
                    resume: bool = True, points: int = DEFAULT_POINTS, mac_cap: float = DEFAULT_MAC_CAP, seed: int = 0,
                    networks: int = DEFAULT_NETWORKS, grid_networks: int = DEFAULT_GRID_NETWORKS,
-                   rules: TimingRules | None = None, host_speed: bool = True,
+                   rules: TimingRules | None = None, host_speed: bool = True, retry_noisy: bool = True,
                    on_progress: Callable[[int, int, str], None] | None = None) -> LatencyTable:
     """Profile every grid unit of ``targets`` (default: the profile's spaces), then ``networks`` whole
     networks for the calibration, and write the table. With ``host_speed`` (and a backend that runs on
     a shared host) a reference network is timed between measurements and the table's timings are
-    scaled to the profile's typical host speed (``zenbench.hostspeed``)."""
+    scaled to the profile's typical host speed (``zenbench.hostspeed``). Units still noisy after the
+    first pass are timed once more unless ``retry_noisy`` is off."""
     backend = get_backend(profile.backend)
     backend.require(profile.settings)
     targets = tuple(targets or profile.spaces)
@@ -438,7 +439,8 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
                 on_progress(done, len(jobs), job.key)
             if (i + 1) % every == 0 and net_jobs:
                 _time_network(net_jobs.pop(0), profile, rules, log, timer)
-        again = [job for key, job in jobs.items() if log.rows[key].get("noisy") and key not in log.retried]
+        again = [job for key, job in jobs.items()
+                 if retry_noisy and log.rows[key].get("noisy") and key not in log.retried]
         for i, job in enumerate(again):
             if on_progress:
                 on_progress(done, len(jobs), f"re-measuring noisy unit {i + 1}/{len(again)}: {job.key}")
