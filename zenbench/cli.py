@@ -455,7 +455,9 @@ def measure_command(
                                                        "its weights land in memory).")] = 3,
     json_out: JsonOption = False,
 ) -> None:
-    """Measure a whole network end to end on a device (same runtime and timing rules as the profiler)."""
+    """Measure a whole network end to end on a device: the profiler's runtime and its rules for whole
+    networks (many short rounds, those a burst of host load slowed dropped), the median of several
+    separately built instances."""
     from zenbench.devices import load_device
     from zenbench.measure import environment
     from zenbench.models import resolve_network

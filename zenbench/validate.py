@@ -1,7 +1,7 @@
 """Whole networks measured end to end, and a latency table's predictions checked against them.
 
-``measure_network`` times a network on a device with the same backend and timing rules as the
-profiler. ``validate_table`` draws random networks across the space's latency range that the table has
+``measure_network`` times a network on a device with the profiler's backend and its timing rules
+for whole networks (``TimingRules.for_networks``). ``validate_table`` draws random networks across the space's latency range that the table has
 never seen (plus, optionally, the ZenNet zoo), measures them, reports the table's error on them,
 plots predicted vs measured, and writes the error into the table's metadata. The calibration
 comes from the networks ``zenbench profile`` measured; an optional extra calibration sample,
@@ -47,10 +47,11 @@ def network_workload(spec: NetworkSpec, batch: int, resolution: int, num_classes
 def measure_network(spec: NetworkSpec, profile: DeviceProfile, resolution: int = 224, num_classes: int = 1000,
                     se: bool = False, rules: TimingRules | None = None, instances: int = 1) -> Measurement:
     """End-to-end latency of the whole network on the device (batch latency; see ``per_image``): the
-    median of ``instances`` separately built instances (``measure.median_instance``)."""
+    median of ``instances`` separately built instances (``measure.median_instance``), each timed under
+    ``rules.for_networks()``."""
     backend = get_backend(profile.backend)
     return backend.time_instances(network_workload(spec, profile.batch, resolution, num_classes, se),
-                                  profile.settings, rules or profile.timing, instances)
+                                  profile.settings, (rules or profile.timing).for_networks(), instances)
 
 
 @dataclass

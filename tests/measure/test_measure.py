@@ -64,3 +64,26 @@ def test_the_median_instance_is_kept_with_every_instance_recorded() -> None:
     assert median_instance(instances[:1]) is instances[0]  # one instance: nothing to choose
     with pytest.raises(ValueError):
         median_instance([])
+
+
+def test_a_network_is_timed_in_many_short_rounds_that_see_past_a_burst() -> None:
+    rules = TimingRules(warmup_runs=0, warmup_seconds=0.0, min_runs=5, min_seconds=0.0, rounds=3,
+                        round_tolerance=0.05, retries=0, network_rounds=12, network_min_runs=2)
+    network = rules.for_networks()
+    assert (network.rounds, network.min_runs) == (12, 2)
+    # a burst (1.5x) covering the first 15 calls: the unit rules' three rounds of five are all inside it
+    calls = [1.5] * 15 + [1.0] * 9
+    assert measure(lambda: None, rules, timer=fake_timer(calls)).median == pytest.approx(1.5)
+    m = measure(lambda: None, network, timer=fake_timer(calls))
+    assert m.median == pytest.approx(1.0) and m.context["rounds_dropped"] == 8
+
+
+def test_devices_that_time_one_long_round_keep_it_for_networks() -> None:
+    from zenbench.devices import load_device
+
+    assert TimingRules().quick().for_networks().rounds == 1  # smoke tests stay short
+    for name in ("gpu", "t4", "pixel2"):
+        rules = load_device(name).timing
+        assert rules.for_networks() == rules
+    cpu = load_device("cpu").timing
+    assert cpu.for_networks().rounds > cpu.rounds and cpu.for_networks().min_seconds == cpu.min_seconds

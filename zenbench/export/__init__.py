@@ -159,7 +159,7 @@ def measure_artifact(artifact: Artifact, fmt: str, profile: Any, budget_ms: floa
     else:
         raise ZenbenchError(f"a {fmt} artifact cannot be timed on device {profile.name} ({profile.backend}); "
                             f"onnx/ort time on an onnxruntime device, tflite on a litert device")
-    m = backend.time(runnable, profile.timing)
+    m = backend.time(runnable, profile.timing.for_networks())
     scale = 1000.0 / (profile.batch if profile.per_image else 1)
     stats = m.summary(scale)
     result = {"device": profile.name, "settings": profile.describe(), "environment": environment(profile.threads),
