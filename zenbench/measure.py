@@ -135,9 +135,9 @@ class TimingRules:
         A unit's timing error averages out over the dozens of units a prediction sums; a network's
         measurement is one number and has to average by itself. On a shared host the speed comes in
         bursts of half a second to two seconds, 30-60 % slow, between steadier regimes: three rounds
-        of 0.1 s often sit inside one burst, fifteen let the dropping see past it. Measured here, 15
-        rounds took one measurement from 65 % to 79 % within ±10 % of the same network's typical
-        value, reading 7 % lower (disturbed time no longer counted; the calibration, fitted to
+        of 60 ms often sit inside one burst, fifteen let the dropping see past it. Measured here on six
+        networks, alternating the two: 69 % -> 85 % of measurements within ±10 % of the same network's
+        median, reading 1-6 % lower (disturbed time no longer counted; the calibration, fitted to
         networks timed by these rules, absorbs the level)."""
         if self.network_rounds <= self.rounds:
             return self
