@@ -1,11 +1,11 @@
 """Whole networks measured end to end, and a latency table's predictions checked against them.
 
-``measure_network`` times a network on a device with the profiler's backend and its timing rules
-for whole networks (``TimingRules.for_networks``). ``validate_table`` draws random networks across the space's latency range that the table has
-never seen (plus, optionally, the ZenNet zoo), measures them, reports the table's error on them,
-plots predicted vs measured, and writes the error into the table's metadata. The calibration
-comes from the networks ``zenbench profile`` measured; an optional extra calibration sample,
-drawn separately, is measured and added to them first.
+``measure_network`` times a network on a device with the profiler's backend and its timing rules for
+whole networks (``TimingRules.for_networks``). ``validate_table`` draws random networks across the
+space's latency range that the table has never seen (plus, optionally, the ZenNet zoo), measures
+them, reports the table's error on them, plots predicted vs measured, and writes the error into the
+table's metadata. The calibration comes from the networks ``zenbench profile`` measured; an optional
+extra calibration sample, drawn separately, is measured and added to them first.
 """
 
 from __future__ import annotations
