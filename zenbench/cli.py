@@ -548,8 +548,10 @@ def print_validation(result: dict[str, Any], path: Path, device: str, json_out: 
     host = result.get("host_speed") or {}
     if host:
         at = host["at_profile_speed"]
-        console.print(f"host speed: the reference network ran {host['slowdown_vs_profile'] - 1:+.1%} slower than during "
-                      f"the profile; scaled to the profile's speed, the table is within ±10 % on {at['within_10']:.0%} "
+        ratio = host["slowdown_vs_profile"]
+        pace = f"{ratio - 1:.1%} slower" if ratio >= 1 else f"{1 / ratio - 1:.1%} faster"
+        console.print(f"host speed: the reference network ran {pace} than during the profile ({ratio:.3f}x its "
+                      f"time); scaled to the profile's speed, the table is within ±10 % on {at['within_10']:.0%} "
                       f"(MAPE {at['mape']:.1%}, bias {at['bias']:+.1%})")
 
 
