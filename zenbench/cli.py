@@ -437,10 +437,25 @@ def predict_command(
 
 
 def calibration_text(cal: dict[str, Any]) -> str:
+    """The fitted formula as a reader would write it: terms the fit drove to zero are left out."""
+    form, n = cal.get("form", "?"), cal.get("n", "?")
+    loo = (cal.get("loo_mape") or {}).get(form)
+    fitted = (f"{'the plain sum' if form == 'none' else 'form ' + form}, fitted on {n} networks"
+              + (f", leave-one-out {loo:.1%}" if loo is not None else ""))
+    if form == "none":
+        return f"latency = Σ unit ms ({fitted})"
     scale = cal["b"]
-    scales = " ".join(f"b_{g}={b:.3g}" for g, b in scale.items()) if isinstance(scale, dict) else f"b={scale:.3g}"
-    weights = f" d={cal['d']:.3g} ms/MiB beyond {cal['cache_mib']:g} MiB of weights" if cal.get("d") else ""
-    return f"a={cal['a']:.3g} {scales} c={cal['c']:.3g}{weights} ({cal.get('n', '?')} networks)"
+    terms = [f"{cal['a']:.3g} ms"] if abs(cal["a"]) >= 5e-4 else []
+    if isinstance(scale, dict):
+        terms += [f"{b:.3g} x Σ {group} ms" for group, b in scale.items()]
+    else:
+        terms.append(f"{scale:.3g} x Σ unit ms")
+    text = " + ".join(terms)
+    if cal.get("c", 0.0) >= 5e-5:  # under 0.05 µs per unit: nothing a timer can see
+        text += f" - {cal['c']:.3g} ms x units"
+    if cal.get("d"):
+        text += f" + {cal['d']:.3g} ms x MiB of weights beyond {cal['cache_mib']:g} MiB"
+    return f"latency = {text} ({fitted})"
 
 
 @app.command("measure")
@@ -542,9 +557,7 @@ def print_validation(result: dict[str, Any], path: Path, device: str, json_out: 
                         f"{metrics['within_5']:.0%}", f"{metrics['within_10']:.0%}", f"{metrics['spearman']:.3f}",
                         f"{metrics['bias']:+.1%}")
     console.print(out)
-    console.print(f"calibration: latency = a + Σ_group b_group x Σ unit ms - c x units + d x weights spilled from "
-                  f"the cache, "
-                  f"{calibration_text(result['calibration'])}; plot: {result['plot']}")
+    console.print(f"calibration: {calibration_text(result['calibration'])}; plot: {result['plot']}")
     host = result.get("host_speed") or {}
     if host:
         at = host["at_profile_speed"]
