@@ -113,3 +113,6 @@ def test_calibration_is_printed_as_its_formula_without_zeroed_terms() -> None:
                              "+ 0.087 ms x MiB of weights beyond 8 MiB")
     assert calibration_text({"a": 0.0, "b": 1.0, "c": 0.0, "n": 60, "form": "none"}).startswith(
         "latency = Σ unit ms (the plain sum")
+    powered = calibration_text({"a": 0.0, "b": 1.0, "c": 0.0, "n": 60, "form": "none+power", "power": -0.0222,
+                                "power_shift": 0.0582, "power_ref_ms": 22.34})
+    assert powered.startswith("latency = L x 1.06 x (L / 22.3 ms)^-0.0222, L = Σ unit ms (form none+power")

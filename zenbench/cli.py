@@ -7,6 +7,7 @@ Every user-facing failure is a :class:`ZenbenchError`; it is printed as one clea
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -442,8 +443,15 @@ def calibration_text(cal: dict[str, Any]) -> str:
     loo = (cal.get("loo_mape") or {}).get(form)
     fitted = (f"{'the plain sum' if form == 'none' else 'form ' + form}, fitted on {n} networks"
               + (f", leave-one-out {loo:.1%}" if loo is not None else ""))
-    if form == "none":
-        return f"latency = Σ unit ms ({fitted})"
+    linear = "Σ unit ms" if form.split("+")[0] == "none" else _linear_text(cal)
+    if cal.get("power") is None:
+        return f"latency = {linear} ({fitted})"
+    factor = math.exp(cal["power_shift"])
+    return (f"latency = L x {factor:.3g} x (L / {cal['power_ref_ms']:.3g} ms)^{cal['power']:.3g}, L = {linear} "
+            f"({fitted})")
+
+
+def _linear_text(cal: dict[str, Any]) -> str:
     scale = cal["b"]
     terms = [f"{cal['a']:.3g} ms"] if abs(cal["a"]) >= 5e-4 else []
     if isinstance(scale, dict):
@@ -455,7 +463,7 @@ def calibration_text(cal: dict[str, Any]) -> str:
         text += f" - {cal['c']:.3g} ms x units"
     if cal.get("d"):
         text += f" + {cal['d']:.3g} ms x MiB of weights beyond {cal['cache_mib']:g} MiB"
-    return f"latency = {text} ({fitted})"
+    return text
 
 
 @app.command("measure")

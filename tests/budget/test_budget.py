@@ -124,6 +124,31 @@ def test_calibration_finds_the_cache_size_the_networks_spill_out_of() -> None:
         assert predict_latency(spec, table, 32, 1000).value_ms == pytest.approx(ms, rel=1e-3)
 
 
+def test_calibration_adds_the_power_correction_only_where_it_pays() -> None:
+    """Whole networks that run sub-linearly in their units' sum (large ones relatively faster, as on the
+    AVX-512 cpu host) get the size-dependent correction on top of the linear form; networks that are an
+    exact linear function of their units do not."""
+    from zenbench.budget import calibrate_table
+
+    specs = [NetworkSpec.parse(f"SuperConvK3BNRELU(3,{w // 4},2,1)SuperResK3K3({w // 4},{w},2,{w},{n})"
+                               f"SuperConvK1BNRELU({w},{w},1,1)")
+             for w in (32, 64, 128, 256, 384, 512, 768, 1024) for n in (1, 2, 3)]
+    table = synthetic_table(specs, 32)
+    raws = [predict_latency(s, table, 32, 1000).raw_sum_ms for s in specs]
+    assert max(raws) / min(raws) > 100
+    for law, corrected in ((lambda r: 1.5 * r ** 0.9, True), (lambda r: 0.1 + 0.95 * r, False)):
+        truth = [law(r) for r in raws]
+        table.metadata["networks"] = [{"structure": str(s), "resolution": 32, "num_classes": 1000, "median_ms": ms}
+                                      for s, ms in zip(specs, truth, strict=True)]
+        calibration = calibrate_table(table)
+        assert calibration["form"].endswith("+power") is corrected, calibration["form"]
+        errors = [predict_latency(s, table, 32, 1000).value_ms / ms - 1 for s, ms in zip(specs, truth, strict=True)]
+        assert max(map(abs, errors)) < 0.01
+        if corrected:
+            linear = calibration["form"].removesuffix("+power")
+            assert calibration["loo_mape"][calibration["form"]] < calibration["loo_mape"][linear] / 3
+
+
 def test_constraints_report_which_limit_and_by_how_much() -> None:
     spec = NetworkSpec.parse(NET)
     counts = spec.counts(64, 1000)
