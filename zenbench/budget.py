@@ -463,11 +463,9 @@ def calibrate_table(table: LatencyTable, min_networks: int = 8) -> dict[str, Any
         calibration = fit(view, cache, everyone)
         if view == "single":
             calibration["b"] = calibration["b"]["all"]
-    best = base
-    if use_power:
-        linear = linear_fit(base, everyone)
-        calibration.update(fit_power(np.array([linear(j) for j in everyone]), np.array(measured)))
-        best = f"{base}+power"
-    calibration.update({"form": best, "loo_mape": loo})
+    if use_power:  # on the linear fit just made, not a second one
+        linear = [calibrated(groups[j], units[j], calibration, weights[j]) for j in everyone]
+        calibration.update(fit_power(np.array(linear), np.array(measured)))
+    calibration.update({"form": f"{base}+power" if use_power else base, "loo_mape": loo})
     table.metadata["calibration"] = calibration
     return calibration
