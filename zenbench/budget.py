@@ -8,18 +8,24 @@ fewer layout changes at unit boundaries. zenbench measures that difference inste
 it: ``zenbench profile`` also times a sample of whole random networks end to end, interleaved with
 its units (and ``zenbench validate`` can add more), and fits a calibration
 
-    latency = a + Σ_g b_g * Σ unit_ms of group g − c * units + d * max(0, weight_MiB − cache_MiB)
+    latency = a + Σ_g b_g * Σ unit_ms of group g − c * units + d * weight traffic (MiB)
 
 (a: the network's own per-call cost; b_g: a scale for what happens across unit boundaries, per
 group of units: plain convs (stem, head, classifier), ResNet-like units, depth-wise units; c: the
-per-call cost each isolated unit over-counts; d: the cost of streaming weights from memory).
+per-call cost each isolated unit over-counts; d: the cost of reading weights from beyond a cache).
 
 The last term is the one isolated units cannot show at all. A unit timed alone, call after call,
-keeps its weights in the last-level cache; a network whose weights together exceed that cache
-evicts them between one inference and the next and reads every spilled MiB from DRAM again.
+keeps its weights in a cache; a network whose weights together exceed that cache evicts them
+between one inference and the next. Two ways of counting what it reads again compete
+(``weight_traffic_mib``): the MiB beyond the cache ("spilled"), or the weights of every unit that fit
+the cache alone ("refetched"; a unit too large for it streamed its weights in the table already).
 Measured on the one-thread cpu table (Intel Xeon VM): without the term, networks above ~30 MiB of
-fp32 weights came out 10-16 % slower than predicted; the fitted d of 0.04 ms/MiB is ~25 GB/s, one
-core's DRAM bandwidth, and the term took the validation networks within ±10 % from 89 % to 98 %.
+fp32 weights came out 10-16 % slower than predicted; the fitted d of 0.04 ms/MiB spilled past the
+last-level cache is ~25 GB/s, one core's DRAM bandwidth, and the term took the validation networks
+within ±10 % from 89 % to 98 %. On the AVX-512 host both runtimes chose weights refetched past 4 MiB
+(a core's 1 MiB L2 and its share of a shared L3): networks whose weights all fit ran as fast as their
+units, those just past it 7-10 % slower, and the power correction alone had over-predicted the
+smallest networks by up to 15 %.
 
 ``calibrate_table`` lets the forms compete by leave-one-out error on the measured networks: none,
 one scale for all groups, one per group, each with the weight term at every candidate cache size
@@ -108,27 +114,48 @@ LOO_TOLERANCE = 0.001
 #: last-level cache sizes (MiB) the weight-streaming term is tried at, besides the host's own
 CACHE_CANDIDATES_MIB = (4.0, 8.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0)
 
+#: cache sizes (MiB) the weights-refetched term is tried at: a core's L2 and the share of a last-level cache one
+#: core keeps to itself on a shared host are a few MiB
+REFETCH_CACHE_CANDIDATES_MIB = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
-def block_ms(table: LatencyTable, block: BlockSpec, resolution: int) -> tuple[float, int, int, str, int]:
-    """(Σ unit ms, units, output resolution, calibration group, weights) of one block, memoised on the table: a
-    search's children share almost every block with their parents, so a prediction is a handful of
-    dictionary hits."""
+
+def block_ms(table: LatencyTable, block: BlockSpec, resolution: int,
+             limit: float = 0.0) -> tuple[float, int, int, str, int, int]:
+    """(Σ unit ms, units, output resolution, calibration group, weights, weights of the units that fit within
+    ``limit`` weights each) of one block, weights in elements, memoised on the table: a search's children share
+    almost every block with their parents, so a prediction is a handful of dictionary hits."""
     cache = table.__dict__.setdefault("_block_cache", {})
     # a plain tuple hashes and compares in C, several times faster than the dataclass's generated methods
-    key = (block.type, block.in_channels, block.out_channels, block.stride, block.sub_layers, block.bottleneck, resolution)
+    key = (block.type, block.in_channels, block.out_channels, block.stride, block.sub_layers, block.bottleneck,
+           resolution, limit)
     hit = cache.get(key)
     if hit is None:
         from zenbench.space.blocks import BLOCKS
 
-        total, res, weights = 0.0, resolution, 0
+        total, res, weights = 0.0, resolution, []
         units = block.units()
         for unit in units:
             total += table.unit_ms(unit, res)
-            weights += unit_macs_params(unit, res, residual=True, bn=False, se=False)[0][1]  # BN folded away
+            weights.append(unit_macs_params(unit, res, residual=True, bn=False, se=False)[0][1])  # BN folded away
             res = unit.out_resolution(res)
         family = BLOCKS.get(block.type).family
-        hit = cache[key] = (total, len(units), res, family if family in CALIBRATION_GROUPS else "conv", weights)
+        hit = cache[key] = (total, len(units), res, family if family in CALIBRATION_GROUPS else "conv", sum(weights),
+                            sum(w for w in weights if w <= limit))
     return hit
+
+
+def weight_traffic_mib(term: str, cache_mib: float, total_mib: float, fitting_mib: float) -> float:
+    """MiB of weights a whole network reads from beyond a cache of ``cache_mib`` that its units, each timed
+    alone, did not; 0 when all its weights fit.
+
+    ``spilled``: the weights beyond the cache, read again on every inference.
+    ``refetched``: a unit whose weights fit the cache keeps them there while it is timed alone, call after
+    call. In a network whose weights do not fit, the other units evict them between one inference and the
+    next, so all of them are read again (``fitting_mib``, the weights of the units that fit alone). A unit
+    too large for the cache streamed its weights in the table already."""
+    if total_mib <= cache_mib:
+        return 0.0
+    return total_mib - cache_mib if term == "spilled" else fitting_mib
 
 
 def _table_constants(table: LatencyTable) -> tuple[int, bool, int]:
@@ -153,22 +180,32 @@ def predict_latency(spec: NetworkSpec, table: LatencyTable, resolution: int = 22
     """Latency of ``spec`` on the table's device, calibrated if the table has been validated.
 
     ``breakdown=True`` also lists every unit's cost (slower; for reports)."""
+    calibration = table.metadata.get("calibration") or {}
+    bytes_per_weight, per_image, batch = _table_constants(table)
+    refetched = calibration.get("weight_term") == "refetched" and bool(calibration.get("d"))
+    limit = calibration["cache_mib"] * 2**20 / bytes_per_weight if refetched else 0.0  # in weights
     groups = dict.fromkeys(CALIBRATION_GROUPS, 0.0)
-    units, res, weights = 0, resolution, 0
+    units, res, weights, fitting = 0, resolution, 0, 0
+    cache = table.__dict__.setdefault("_block_cache", {})
     for block in spec.blocks:
-        ms, n, res, group, w = block_ms(table, block, res)
+        # block_ms's memo read in line: a prediction is a dozen of these, and the call cost a tenth of it
+        hit = cache.get((block.type, block.in_channels, block.out_channels, block.stride, block.sub_layers,
+                         block.bottleneck, res, limit))
+        ms, n, res, group, w, fits = hit or block_ms(table, block, res, limit)
         groups[group] += ms
         units += n
         weights += w
+        fitting += fits
     channels = spec.blocks[-1].out_channels
     head = _classifier_ms(table, channels, num_classes, res) if num_classes else 0.0
     groups["conv"] += head
     units += 1 if num_classes else 0
-    bytes_per_weight, per_image, batch = _table_constants(table)
-    weight_mib = (weights + (channels + 1) * num_classes) * bytes_per_weight / 2**20
+    head_weights = (channels + 1) * num_classes
+    weight_mib = (weights + head_weights) * bytes_per_weight / 2**20
+    if refetched and head_weights <= limit:
+        fitting += head_weights
     raw = sum(groups.values())
-    calibration = table.metadata.get("calibration") or {}
-    value = calibrated(groups, units, calibration, weight_mib)
+    value = calibrated(groups, units, calibration, weight_mib, fitting * bytes_per_weight / 2**20)
     if per_image:
         raw, value, head = raw / batch, value / batch, head / batch
         groups = {g: ms / batch for g, ms in groups.items()}
@@ -179,9 +216,10 @@ def predict_latency(spec: NetworkSpec, table: LatencyTable, resolution: int = 22
                       expected_error=validation.get("mape"), per_image=per_image)
 
 
-def calibrated(raw_by_group: dict[str, float], units: int, calibration: dict[str, Any], weight_mib: float = 0.0) -> float:
-    """The calibrated latency from per-group sums of unit latencies (batch latency, ms) and the network's
-    weights (MiB)."""
+def calibrated(raw_by_group: dict[str, float], units: int, calibration: dict[str, Any], weight_mib: float = 0.0,
+               fitting_mib: float = 0.0) -> float:
+    """The calibrated latency from per-group sums of unit latencies (batch latency, ms), the network's weights
+    and those of its units that fit the calibration's cache alone (MiB; see ``weight_traffic_mib``)."""
     raw = sum(raw_by_group.values())
     if not calibration:
         return raw
@@ -190,7 +228,8 @@ def calibrated(raw_by_group: dict[str, float], units: int, calibration: dict[str
         else float(scale) * raw
     value = calibration["a"] + scaled - calibration["c"] * units
     if calibration.get("d"):
-        value += calibration["d"] * max(0.0, weight_mib - calibration["cache_mib"])
+        value += calibration["d"] * weight_traffic_mib(calibration.get("weight_term", "spilled"),
+                                                       calibration["cache_mib"], weight_mib, fitting_mib)
     value = max(value, 0.05 * raw)
     if calibration.get("power") is not None:
         value = power_corrected(value, calibration)
@@ -217,11 +256,12 @@ def fit_power(linear: np.ndarray, measured: np.ndarray) -> dict[str, float]:
 
 def fit_calibration(raw_by_group: list[dict[str, float]], units: list[int], measured: list[float],
                     groups: tuple[str, ...] = CALIBRATION_GROUPS, weight_mib: list[float] | None = None,
-                    cache_mib: float | None = None) -> dict[str, Any]:
+                    cache_mib: float | None = None, *, fitting_mib: list[float] | None = None,
+                    weight_term: str = "spilled") -> dict[str, Any]:
     """(a, b_g, c[, d]) minimising the squared *relative* error of
-    ``a + Σ_g b_g·Σ_g − c·units [+ d·max(0, weight_mib − cache_mib)]`` against measurements; the weight
-    term only with a ``cache_mib``. A group too rare in the sample to be fitted (in fewer than 5
-    networks) shares the others' pooled scale."""
+    ``a + Σ_g b_g·Σ_g − c·units [+ d·weight_traffic_mib(weight_term, cache_mib, ...)]`` against measurements;
+    the weight term only with a ``cache_mib`` (``refetched`` also needs each network's ``fitting_mib``). A
+    group too rare in the sample to be fitted (in fewer than 5 networks) shares the others' pooled scale."""
     from scipy.optimize import lsq_linear
 
     y = np.asarray(measured, dtype=float)
@@ -229,14 +269,16 @@ def fit_calibration(raw_by_group: list[dict[str, float]], units: list[int], meas
     sums = {g: np.asarray([r.get(g, 0.0) for r in raw_by_group], dtype=float) for g in groups}
     fitted = [g for g in groups if np.count_nonzero(sums[g]) >= 5]
     pooled_raw = sum(sums.values())
-    spilled = [] if cache_mib is None else [np.maximum(0.0, np.asarray(weight_mib, dtype=float) - cache_mib)]
+    traffic = [] if cache_mib is None else [np.array([
+        weight_traffic_mib(weight_term, cache_mib, w, f)
+        for w, f in zip(weight_mib or [], fitting_mib or [0.0] * len(y), strict=True)])]
 
     def solve(columns: list[np.ndarray]) -> tuple[np.ndarray, float, float]:
         """The fit's (a, scales...), c and d."""
-        design = np.column_stack([np.ones_like(y), *columns, -n, *spilled]) / y[:, None]
-        lower = [-np.inf] + [0.0] * (len(columns) + 1 + len(spilled))
+        design = np.column_stack([np.ones_like(y), *columns, -n, *traffic]) / y[:, None]
+        lower = [-np.inf] + [0.0] * (len(columns) + 1 + len(traffic))
         x = lsq_linear(design, np.ones_like(y), bounds=(lower, [np.inf] * len(lower))).x
-        return x[:1 + len(columns)], float(x[1 + len(columns)]), float(x[-1]) if spilled else 0.0
+        return x[:1 + len(columns)], float(x[1 + len(columns)]), float(x[-1]) if traffic else 0.0
 
     pooled, _, _ = solve([pooled_raw])
     rest = pooled_raw - sum((sums[g] for g in fitted), np.zeros_like(y))
@@ -250,6 +292,8 @@ def fit_calibration(raw_by_group: list[dict[str, float]], units: list[int], meas
     fit = {"a": float(x[0]), "b": scales, "c": c, "n": len(y)}
     if cache_mib is not None:
         fit.update({"d": d, "cache_mib": float(cache_mib)})
+        if weight_term != "spilled":
+            fit["weight_term"] = weight_term
     return fit
 
 
@@ -378,59 +422,88 @@ def table_guard(table: LatencyTable) -> float:
 # --------------------------------------------------------------------------------------------- calibration
 
 
+def unit_weight_mib(spec: NetworkSpec, table: LatencyTable, resolution: int = 224,
+                    num_classes: int = 1000) -> list[float]:
+    """Each unit's weights in MiB at the table's precision, the classifier's last."""
+    scale = _table_constants(table)[0] / 2**20
+    out, res = [], resolution
+    for unit in spec.units():
+        (_, params), res = unit_macs_params(unit, res, residual=True, bn=False, se=False)  # BN folded away
+        out.append(params * scale)
+    if num_classes:
+        out.append((spec.blocks[-1].out_channels + 1) * num_classes * scale)
+    return out
+
+
 def calibrate_table(table: LatencyTable, min_networks: int = 8) -> dict[str, Any] | None:
     """Fit the table's whole-network calibration to the networks measured end to end that its metadata
     lists (``networks``: structure, resolution, num_classes, median_ms of the batch). Returns it, or
     None (and removes any old one) when fewer than ``min_networks`` were measured.
 
     The forms compete by leave-one-out error on the measured networks: none (the plain sum of
-    units); one scale for every unit, without the weight-streaming term or with it at each
-    candidate cache size (``CACHE_CANDIDATES_MIB`` and the profiling host's last-level cache); one
-    scale per group, without the term or at the best single-scale cache; then the power correction on
-    the plain sum and on the best of those. A sample too small or too noisy to support the extra terms
-    falls back to a simpler form."""
+    units); one scale for every unit, without a weight term or with one of each kind
+    (``weight_traffic_mib``) at each candidate cache size (``CACHE_CANDIDATES_MIB`` and the profiling
+    host's last-level cache for weights spilled, ``REFETCH_CACHE_CANDIDATES_MIB`` for weights
+    refetched); one scale per group, without the term or with the best single-scale one; then the power
+    correction on the plain sum and on the best of those. A sample too small or too noisy to support the
+    extra terms falls back to a simpler form."""
     networks = table.metadata.get("networks") or []
     table.metadata.pop("calibration", None)
     if len(networks) < min_networks:
         return None
     scale = table.batch if table.per_image else 1
-    groups, units, weights, measured = [], [], [], []
+    groups, units, weights, unit_weights, measured = [], [], [], [], []
     for net in networks:
-        p = predict_latency(NetworkSpec.parse(net["structure"]), table, net["resolution"], net["num_classes"])
+        spec = NetworkSpec.parse(net["structure"])
+        p = predict_latency(spec, table, net["resolution"], net["num_classes"])
         groups.append({g: ms * scale for g, ms in p.raw_by_group.items()})
         units.append(p.unit_count)
         weights.append(p.weight_mib)
+        unit_weights.append(unit_weight_mib(spec, table, net["resolution"], net["num_classes"]))
         measured.append(net["median_ms"])
     views: dict[str, Callable[[dict[str, float]], dict[str, float]]] = {
         "groups": lambda g: g, "single": lambda g: {"all": sum(g.values())}}
+    Term = tuple[str, float] | None  # (weight term, cache MiB)
 
-    def fit(view: str, cache: float | None, keep: list[int]) -> dict[str, Any]:
+    def fitting(j: int, term: Term) -> float:
+        return 0.0 if term is None else sum(w for w in unit_weights[j] if w <= term[1])
+
+    def fit(view: str, term: Term, keep: list[int]) -> dict[str, Any]:
+        kind, cache = term or ("spilled", None)
         return fit_calibration([views[view](groups[j]) for j in keep], [units[j] for j in keep],
                                [measured[j] for j in keep], groups=tuple(views[view](groups[0])),
-                               weight_mib=[weights[j] for j in keep], cache_mib=cache)
+                               weight_mib=[weights[j] for j in keep], cache_mib=cache,
+                               fitting_mib=[fitting(j, term) for j in keep], weight_term=kind)
 
-    def loo_error(view: str, cache: float | None) -> float:
+    def predict(view: str, term: Term, f: dict[str, Any], i: int) -> float:
+        return calibrated(views[view](groups[i]), units[i], f, weights[i], fitting(i, term))
+
+    def loo_error(view: str, term: Term) -> float:
         errors = []
         for i in range(len(measured)):
-            f = fit(view, cache, [j for j in range(len(measured)) if j != i])
-            errors.append(abs(calibrated(views[view](groups[i]), units[i], f, weights[i]) / measured[i] - 1))
+            f = fit(view, term, [j for j in range(len(measured)) if j != i])
+            errors.append(abs(predict(view, term, f, i) / measured[i] - 1))
         return float(np.mean(errors))
 
-    def name(view: str, cache: float | None) -> str:
-        return view if cache is None else f"{view}+weights@{cache:g}MiB"
+    def name(view: str, term: Term) -> str:
+        if term is None:
+            return view
+        return f"{view}+{'weights' if term[0] == 'spilled' else 'refetched'}@{term[1]:g}MiB"
 
     # in order of complexity
     loo = {"none": float(np.mean([abs(sum(g.values()) / m - 1) for g, m in zip(groups, measured, strict=True)]))}
-    forms: dict[str, tuple[str, float | None]] = {}
+    forms: dict[str, tuple[str, Term]] = {}
     host_cache = (table.metadata.get("environment") or {}).get("last_level_cache_mib")
-    caches = sorted({*CACHE_CANDIDATES_MIB, *([float(host_cache)] if host_cache else [])})
-    for cache in [None, *caches]:
-        forms[name("single", cache)] = ("single", cache)
-        loo[name("single", cache)] = loo_error("single", cache)
-    best_cache = forms[min((f for f in forms if f != "single"), key=loo.get)][1]
-    for cache in (None, best_cache):
-        forms[name("groups", cache)] = ("groups", cache)
-        loo[name("groups", cache)] = loo_error("groups", cache)
+    terms: list[Term] = [None]
+    terms += [("spilled", c) for c in sorted({*CACHE_CANDIDATES_MIB, *([float(host_cache)] if host_cache else [])})]
+    terms += [("refetched", c) for c in REFETCH_CACHE_CANDIDATES_MIB]
+    for term in terms:
+        forms[name("single", term)] = ("single", term)
+        loo[name("single", term)] = loo_error("single", term)
+    best_term = forms[min((f for f in forms if f != "single"), key=loo.get)][1]
+    for term in (None, best_term):
+        forms[name("groups", term)] = ("groups", term)
+        loo[name("groups", term)] = loo_error("groups", term)
     # the simplest form within LOO_TOLERANCE of the best: a term that buys nothing measurable is not kept
     best = next(f for f in loo if loo[f] <= min(loo.values()) + LOO_TOLERANCE)
 
@@ -438,9 +511,9 @@ def calibrate_table(table: LatencyTable, min_networks: int = 8) -> dict[str, Any
         """A linear form fitted on ``keep``, as a function of a network's index."""
         if form == "none":
             return lambda i: sum(groups[i].values())
-        view, cache = forms[form]
-        f = fit(view, cache, keep)
-        return lambda i: calibrated(views[view](groups[i]), units[i], f, weights[i])
+        view, term = forms[form]
+        f = fit(view, term, keep)
+        return lambda i: predict(view, term, f, i)
 
     # a size-dependent correction, on the plain sum or on the chosen linear form, kept only when it also
     # earns its place out of sample
@@ -459,12 +532,13 @@ def calibrate_table(table: LatencyTable, min_networks: int = 8) -> dict[str, Any
     if base == "none":
         calibration: dict[str, Any] = {"a": 0.0, "b": 1.0, "c": 0.0, "n": len(measured)}
     else:
-        view, cache = forms[base]
-        calibration = fit(view, cache, everyone)
+        view, term = forms[base]
+        calibration = fit(view, term, everyone)
         if view == "single":
             calibration["b"] = calibration["b"]["all"]
     if use_power:  # on the linear fit just made, not a second one
-        linear = [calibrated(groups[j], units[j], calibration, weights[j]) for j in everyone]
+        linear = [calibrated(groups[j], units[j], calibration, weights[j],
+                             fitting(j, forms[base][1] if base != "none" else None)) for j in everyone]
         calibration.update(fit_power(np.array(linear), np.array(measured)))
     calibration.update({"form": f"{base}+power" if use_power else base, "loo_mape": loo})
     table.metadata["calibration"] = calibration

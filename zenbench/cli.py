@@ -461,7 +461,10 @@ def _linear_text(cal: dict[str, Any]) -> str:
     text = " + ".join(terms)
     if cal.get("c", 0.0) >= 5e-5:  # under 0.05 µs per unit: nothing a timer can see
         text += f" - {cal['c']:.3g} ms x units"
-    if cal.get("d"):
+    if cal.get("d") and cal.get("weight_term") == "refetched":
+        text += (f" + {cal['d']:.3g} ms x MiB of weights refetched (those of units within {cal['cache_mib']:g} MiB "
+                 f"each, once the network's exceed {cal['cache_mib']:g} MiB)")
+    elif cal.get("d"):
         text += f" + {cal['d']:.3g} ms x MiB of weights beyond {cal['cache_mib']:g} MiB"
     return text
 

@@ -124,6 +124,32 @@ def test_calibration_finds_the_cache_size_the_networks_spill_out_of() -> None:
         assert predict_latency(spec, table, 32, 1000).value_ms == pytest.approx(ms, rel=1e-3)
 
 
+def test_calibration_finds_the_cache_units_refetch_their_weights_from() -> None:
+    """A unit timed alone keeps weights that fit the cache there; in a network whose weights do not fit, it
+    reads them again on every inference, while a unit too large for the cache streamed them in the table
+    already. The calibration must choose that term, at that cache size, over the spilled-weights one."""
+    from zenbench.budget import calibrate_table, unit_weight_mib, weight_traffic_mib
+
+    specs = [NetworkSpec.parse(f"SuperConvK3BNRELU(3,{w // 4},2,1)SuperResK3K3({w // 4},{w},2,{w},{n})"
+                               f"SuperConvK1BNRELU({w},{v},1,1)")
+             for w in (64, 128, 256, 384, 512, 768) for n, v in ((1, 256), (2, 1024), (3, 2048))]
+    table = synthetic_table(specs, 32)
+    truth, fitting = [], []
+    for spec in specs:
+        p = predict_latency(spec, table, 32, 1000)
+        fitting.append(sum(w for w in unit_weight_mib(spec, table, 32, 1000) if w <= 2.0))
+        truth.append(p.raw_sum_ms + 0.04 * weight_traffic_mib("refetched", 2.0, p.weight_mib, fitting[-1]))
+    totals = [predict_latency(s, table, 32, 1000).weight_mib for s in specs]
+    assert min(totals) < 2.0  # networks whose weights all fit the cache, and ones with units on both sides of it
+    assert any(0 < f < total for f, total in zip(fitting, totals, strict=True) if total > 2.0)
+    table.metadata["networks"] = [{"structure": str(s), "resolution": 32, "num_classes": 1000, "median_ms": ms}
+                                  for s, ms in zip(specs, truth, strict=True)]
+    calibration = calibrate_table(table)
+    assert calibration["form"] == "single+refetched@2MiB" and calibration["d"] == pytest.approx(0.04, rel=1e-3)
+    for spec, ms in zip(specs, truth, strict=True):
+        assert predict_latency(spec, table, 32, 1000).value_ms == pytest.approx(ms, rel=1e-3)
+
+
 def test_calibration_adds_the_power_correction_only_where_it_pays() -> None:
     """Whole networks that run sub-linearly in their units' sum (large ones relatively faster, as on the
     AVX-512 cpu host) get the size-dependent correction on top of the linear form; networks that are an
