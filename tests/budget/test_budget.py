@@ -101,11 +101,22 @@ def test_calibration_recovers_the_weight_streaming_term() -> None:
     assert fit["a"] == pytest.approx(0.2, abs=1e-6) and fit["cache_mib"] == 32
 
 
+def calibrated_on(table: LatencyTable, specs: list[NetworkSpec], truth: list[float]) -> dict:
+    """Calibrate ``table`` on networks measured at ``truth`` (ms, 32 px) and check it then predicts every one
+    of them within 0.1 %."""
+    from zenbench.budget import calibrate_table
+
+    table.metadata["networks"] = [{"structure": str(s), "resolution": 32, "num_classes": 1000, "median_ms": ms}
+                                  for s, ms in zip(specs, truth, strict=True)]
+    calibration = calibrate_table(table)
+    for spec, ms in zip(specs, truth, strict=True):
+        assert predict_latency(spec, table, 32, 1000).value_ms == pytest.approx(ms, rel=1e-3)
+    return calibration
+
+
 def test_calibration_finds_the_cache_size_the_networks_spill_out_of() -> None:
     """Networks with more weights than the cache are slower than their units by the spilled MiB: the table's
     calibration must choose the weight term at that cache size and predict both sides of it."""
-    from zenbench.budget import calibrate_table
-
     specs = [NetworkSpec.parse(f"SuperConvK3BNRELU(3,{w // 4},2,1)SuperResK3K3({w // 4},{w},2,{w},{n})"
                                f"SuperConvK1BNRELU({w},{w},1,1)")
              for w in (64, 256, 512, 768, 1024, 1280, 1536) for n in (1, 2)]
@@ -116,19 +127,15 @@ def test_calibration_finds_the_cache_size_the_networks_spill_out_of() -> None:
         truth.append(p.raw_sum_ms + 0.05 * max(0.0, p.weight_mib - 24))
     assert min(predict_latency(s, table, 32, 1000).weight_mib for s in specs) < 8
     assert max(predict_latency(s, table, 32, 1000).weight_mib for s in specs) > 150
-    table.metadata["networks"] = [{"structure": str(s), "resolution": 32, "num_classes": 1000, "median_ms": ms}
-                                  for s, ms in zip(specs, truth, strict=True)]
-    calibration = calibrate_table(table)
+    calibration = calibrated_on(table, specs, truth)
     assert calibration["form"] == "single+weights@24MiB" and calibration["d"] == pytest.approx(0.05, rel=1e-3)
-    for spec, ms in zip(specs, truth, strict=True):
-        assert predict_latency(spec, table, 32, 1000).value_ms == pytest.approx(ms, rel=1e-3)
 
 
 def test_calibration_finds_the_cache_units_refetch_their_weights_from() -> None:
     """A unit timed alone keeps weights that fit the cache there; in a network whose weights do not fit, it
     reads them again on every inference, while a unit too large for the cache streamed them in the table
     already. The calibration must choose that term, at that cache size, over the spilled-weights one."""
-    from zenbench.budget import calibrate_table, unit_weight_mib, weight_traffic_mib
+    from zenbench.budget import unit_weight_mib, weight_traffic_mib
 
     specs = [NetworkSpec.parse(f"SuperConvK3BNRELU(3,{w // 4},2,1)SuperResK3K3({w // 4},{w},2,{w},{n})"
                                f"SuperConvK1BNRELU({w},{v},1,1)")
@@ -142,12 +149,8 @@ def test_calibration_finds_the_cache_units_refetch_their_weights_from() -> None:
     totals = [predict_latency(s, table, 32, 1000).weight_mib for s in specs]
     assert min(totals) < 2.0  # networks whose weights all fit the cache, and ones with units on both sides of it
     assert any(0 < f < total for f, total in zip(fitting, totals, strict=True) if total > 2.0)
-    table.metadata["networks"] = [{"structure": str(s), "resolution": 32, "num_classes": 1000, "median_ms": ms}
-                                  for s, ms in zip(specs, truth, strict=True)]
-    calibration = calibrate_table(table)
+    calibration = calibrated_on(table, specs, truth)
     assert calibration["form"] == "single+refetched@2MiB" and calibration["d"] == pytest.approx(0.04, rel=1e-3)
-    for spec, ms in zip(specs, truth, strict=True):
-        assert predict_latency(spec, table, 32, 1000).value_ms == pytest.approx(ms, rel=1e-3)
 
 
 def test_calibration_adds_the_power_correction_only_where_it_pays() -> None:
