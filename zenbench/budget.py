@@ -465,8 +465,16 @@ def calibrate_table(table: LatencyTable, min_networks: int = 8) -> dict[str, Any
         "groups": lambda g: g, "single": lambda g: {"all": sum(g.values())}}
     Term = tuple[str, float] | None  # (weight term, cache MiB)
 
+    fitting_by_cache: dict[float, list[float]] = {}
+
     def fitting(j: int, term: Term) -> float:
-        return 0.0 if term is None else sum(w for w in unit_weights[j] if w <= term[1])
+        """Weights of network j's units that fit the term's cache alone, summed once per cache size: every
+        leave-one-out fit asks for them again."""
+        if term is None:
+            return 0.0
+        if term[1] not in fitting_by_cache:
+            fitting_by_cache[term[1]] = [sum(w for w in ws if w <= term[1]) for ws in unit_weights]
+        return fitting_by_cache[term[1]][j]
 
     def fit(view: str, term: Term, keep: list[int]) -> dict[str, Any]:
         kind, cache = term or ("spilled", None)
