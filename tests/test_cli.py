@@ -111,6 +111,8 @@ def test_calibration_is_printed_as_its_formula_without_zeroed_terms() -> None:
                                "cache_mib": 8.0, "n": 60, "form": "groups+weights@8MiB"})
     assert groups.startswith("latency = -0.24 ms + 1.01 x Σ conv ms + 0.96 x Σ xxbl ms - 0.01 ms x units "
                              "+ 0.087 ms x MiB of weights beyond 8 MiB")
+    tied = calibration_text({"a": 0.006, "b": 1.01, "c": 0.006, "tied": True, "n": 60, "form": "single(a=c)"})
+    assert tied.startswith("latency = 1.01 x Σ unit ms - 0.006 ms x (units - 1) (form single(a=c)")
     assert calibration_text({"a": 0.0, "b": 1.0, "c": 0.0, "n": 60, "form": "none"}).startswith(
         "latency = Σ unit ms (the plain sum")
     powered = calibration_text({"a": 0.0, "b": 1.0, "c": 0.0, "n": 60, "form": "none+power", "power": -0.0222,

@@ -453,14 +453,15 @@ def calibration_text(cal: dict[str, Any]) -> str:
 
 def _linear_text(cal: dict[str, Any]) -> str:
     scale = cal["b"]
-    terms = [f"{cal['a']:.3g} ms"] if abs(cal["a"]) >= 5e-4 else []
+    tied = bool(cal.get("tied"))  # a = c: one call's cost per network, counted once per unit in the sum
+    terms = [f"{cal['a']:.3g} ms"] if abs(cal["a"]) >= 5e-4 and not tied else []
     if isinstance(scale, dict):
         terms += [f"{b:.3g} x Σ {group} ms" for group, b in scale.items()]
     else:
         terms.append(f"{scale:.3g} x Σ unit ms")
     text = " + ".join(terms)
     if cal.get("c", 0.0) >= 5e-5:  # under 0.05 µs per unit: nothing a timer can see
-        text += f" - {cal['c']:.3g} ms x units"
+        text += f" - {cal['c']:.3g} ms x (units - 1)" if tied else f" - {cal['c']:.3g} ms x units"
     if cal.get("d") and cal.get("weight_term") == "refetched":
         text += (f" + {cal['d']:.3g} ms x MiB of weights refetched (those of units within {cal['cache_mib']:g} MiB "
                  f"each, once the network's exceed {cal['cache_mib']:g} MiB)")

@@ -128,7 +128,8 @@ def test_calibration_finds_the_cache_size_the_networks_spill_out_of() -> None:
     assert min(predict_latency(s, table, 32, 1000).weight_mib for s in specs) < 8
     assert max(predict_latency(s, table, 32, 1000).weight_mib for s in specs) > 150
     calibration = calibrated_on(table, specs, truth)
-    assert calibration["form"] == "single+weights@24MiB" and calibration["d"] == pytest.approx(0.05, rel=1e-3)
+    # no intercept in the truth: the form with a tied to the per-unit cost (both 0 here) is the simpler one
+    assert calibration["form"] == "single(a=c)+weights@24MiB" and calibration["d"] == pytest.approx(0.05, rel=1e-3)
 
 
 def test_calibration_finds_the_cache_units_refetch_their_weights_from() -> None:
@@ -150,7 +151,30 @@ def test_calibration_finds_the_cache_units_refetch_their_weights_from() -> None:
     assert min(totals) < 2.0  # networks whose weights all fit the cache, and ones with units on both sides of it
     assert any(0 < f < total for f, total in zip(fitting, totals, strict=True) if total > 2.0)
     calibration = calibrated_on(table, specs, truth)
-    assert calibration["form"] == "single+refetched@2MiB" and calibration["d"] == pytest.approx(0.04, rel=1e-3)
+    assert calibration["form"] == "single(a=c)+refetched@2MiB" and calibration["d"] == pytest.approx(0.04, rel=1e-3)
+
+
+def test_tied_intercept_recovers_one_call_per_network() -> None:
+    rng = np.random.default_rng(3)
+    raw, units = rng.uniform(1, 80, 60), rng.integers(10, 60, 60)
+    measured = 1.01 * raw - 0.006 * (units - 1)  # each unit's timing holds one call's cost; the network, one
+    fit = fit_calibration([{"all": r} for r in raw], list(units), list(measured), groups=("all",), tied=True)
+    assert fit["a"] == fit["c"] == pytest.approx(0.006, abs=1e-6) and fit["b"]["all"] == pytest.approx(1.01, abs=1e-6)
+    assert fit["tied"] is True
+
+
+def test_calibration_ties_the_intercept_only_when_the_networks_allow_it() -> None:
+    """A network pays one call's fixed cost where its units' sum pays one per unit, so a = c: the calibration
+    prefers that form, one parameter fewer, and keeps a free intercept when the networks show one."""
+    specs = [NetworkSpec.parse(f"SuperConvK3BNRELU(3,{w // 4},2,1)SuperResK3K3({w // 4},{w},2,{w},{n})"
+                               f"SuperConvK1BNRELU({w},{w},1,1)")
+             for w in (32, 64, 128, 256, 384, 512) for n in (1, 2, 3, 4)]
+    table = synthetic_table(specs, 32)
+    sums = [(p.raw_sum_ms, p.unit_count) for p in (predict_latency(s, table, 32, 1000) for s in specs)]
+    one_call = calibrated_on(table, specs, [1.02 * r - 0.001 * (n - 1) for r, n in sums])
+    assert one_call["form"] == "single(a=c)" and one_call["c"] == pytest.approx(0.001, rel=1e-2)
+    intercept = calibrated_on(table, specs, [0.05 + 1.02 * r - 0.001 * n for r, n in sums])
+    assert intercept["form"] == "single" and intercept["a"] == pytest.approx(0.05, rel=1e-2)
 
 
 def test_calibration_adds_the_power_correction_only_where_it_pays() -> None:
