@@ -281,28 +281,26 @@ def fit_calibration(raw_by_group: list[dict[str, float]], units: list[int], meas
         weight_traffic_mib(weight_term, cache_mib, w, f)
         for w, f in zip(weight_mib or [], fitting_mib or [0.0] * len(y), strict=True)])]
 
-    def solve(columns: list[np.ndarray]) -> tuple[np.ndarray, float, float]:
-        """The fit's (a, scales...), c and d."""
-        if tied:  # a = c: the units' column counts every call but the network's own
-            design = np.column_stack([*columns, 1.0 - n, *traffic]) / y[:, None]
-        else:
-            design = np.column_stack([np.ones_like(y), *columns, -n, *traffic]) / y[:, None]
-        lower = ([] if tied else [-np.inf]) + [0.0] * (len(columns) + 1 + len(traffic))
-        x = lsq_linear(design, np.ones_like(y), bounds=(lower, [np.inf] * len(lower))).x
-        if tied:
-            x = np.concatenate([x[len(columns):len(columns) + 1], x])
-        return x[:1 + len(columns)], float(x[1 + len(columns)]), float(x[-1]) if traffic else 0.0
+    # tied (a = c): no intercept column, and the units' column counts every call but the network's own
+    intercept = [] if tied else [np.ones_like(y)]
+    per_unit = 1.0 - n if tied else -n
 
-    pooled, _, _ = solve([pooled_raw])
+    def solve(columns: list[np.ndarray]) -> tuple[float, np.ndarray, float, float]:
+        """The fit's a, scales, c and d."""
+        design = np.column_stack([*intercept, *columns, per_unit, *traffic]) / y[:, None]
+        lower = [-np.inf] * len(intercept) + [0.0] * (len(columns) + 1 + len(traffic))
+        x = lsq_linear(design, np.ones_like(y), bounds=(lower, [np.inf] * len(lower))).x
+        scales, c = x[len(intercept):len(intercept) + len(columns)], float(x[len(intercept) + len(columns)])
+        return (c if tied else float(x[0])), scales, c, float(x[-1]) if traffic else 0.0
+
     rest = pooled_raw - sum((sums[g] for g in fitted), np.zeros_like(y))
-    x, c, d = solve([sums[g] for g in fitted] + ([rest] if np.any(rest) else []))
-    scales = {g: float(pooled[1]) for g in groups}
-    scales.update({g: float(v) for g, v in zip(fitted, x[1:1 + len(fitted)], strict=True)})
-    if np.any(rest):
-        for g in groups:
-            if g not in fitted:
-                scales[g] = float(x[1 + len(fitted)])
-    fit = {"a": float(x[0]), "b": scales, "c": c, "n": len(y)}
+    a, x, c, d = solve([sums[g] for g in fitted] + ([rest] if np.any(rest) else []))
+    scales = {g: float(v) for g, v in zip(fitted, x, strict=True)}
+    unfitted = [g for g in groups if g not in fitted]
+    if unfitted:  # the scale of the rest where it ran, else that of one scale fitted to the whole sum
+        shared = float(x[len(fitted)]) if np.any(rest) else float(solve([pooled_raw])[1][0])
+        scales.update(dict.fromkeys(unfitted, shared))
+    fit = {"a": a, "b": scales, "c": c, "n": len(y)}
     if tied:
         fit["tied"] = True
     if cache_mib is not None:
