@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zenbench.budget import Constraints, fit_calibration, peak_activation_bytes, predict_latency
+from zenbench.budget import Constraints, calibrated, fit_calibration, peak_activation_bytes, predict_latency
 from zenbench.space.sampling import random_network
 from zenbench.space.spec import NetworkSpec
 from zenbench.tables import NO_PADDING, LatencyTable, Padding, unit_features, unit_key, unit_kind
@@ -58,6 +58,8 @@ def test_calibration_recovers_known_terms() -> None:
     fit = fit_calibration(groups, list(units), list(measured))
     assert fit["a"] == pytest.approx(0.3, abs=1e-6) and fit["c"] == pytest.approx(0.02, abs=1e-6)
     assert fit["b"] == pytest.approx({"conv": 1.1, "xxbl": 0.98, "idw": 0.9}, abs=1e-6)
+    # and the fit, applied group by group, gives back every network's latency
+    assert [calibrated(g, int(n), fit) for g, n in zip(groups, units, strict=True)] == pytest.approx(measured)
 
 
 def test_a_group_too_rare_to_fit_shares_the_pooled_scale() -> None:
