@@ -12,15 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zenbench.budget import Constraints, predict_latency, table_guard
+from zenbench.budget import Constraints, table_guard
+from zenbench.builder.measuring import validate_table
+from zenbench.builder.profile import profile_device
 from zenbench.devices import SpaceTarget, load_device
 from zenbench.export import export
-from zenbench.profile import profile_device
+from zenbench.latency import LatencyTable, predict_latency
 from zenbench.search import SearchSettings, search
 from zenbench.search.presets import LATENCY_INIT
 from zenbench.space.spec import NetworkSpec
-from zenbench.tables import LatencyTable
-from zenbench.validate import validate_table
 
 
 def run_demo(out: Path = Path("runs/demo"), *, latency_ms: float = 10.0, iterations: int = 200, points: int = 2,

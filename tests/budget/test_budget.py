@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zenbench.budget import Constraints, calibrated, fit_calibration, peak_activation_bytes, predict_latency
+from zenbench.budget import Constraints, peak_activation_bytes
+from zenbench.latency import Calibration, LatencyTable, Predictor, calibrate_table, predict_latency
+from zenbench.latency.units import NO_PADDING, Padding, unit_features, unit_key, unit_kind, unit_mid
 from zenbench.space.sampling import random_network
 from zenbench.space.spec import NetworkSpec
-from zenbench.tables import NO_PADDING, LatencyTable, Padding, unit_features, unit_key, unit_kind
 
 NET = ("SuperConvK3BNRELU(3,16,2,1)SuperResK1K3K1(16,32,2,16,2)SuperResK3K3(32,64,2,32,1)"
        "SuperConvK1BNRELU(64,256,1,1)")
@@ -55,35 +56,33 @@ def test_calibration_recovers_known_terms() -> None:
     units = rng.integers(10, 60, 60)
     measured = 0.3 + 0.98 * xxbl + 0.9 * idw + 1.1 * conv - 0.02 * units
     groups = [{"conv": c, "xxbl": x, "idw": i} for c, x, i in zip(conv, xxbl, idw, strict=True)]
-    fit = fit_calibration(groups, list(units), list(measured))
-    assert fit["a"] == pytest.approx(0.3, abs=1e-6) and fit["c"] == pytest.approx(0.02, abs=1e-6)
-    assert fit["b"] == pytest.approx({"conv": 1.1, "xxbl": 0.98, "idw": 0.9}, abs=1e-6)
+    fit = Calibration.fit(groups, list(units), list(measured))
+    assert fit.a == pytest.approx(0.3, abs=1e-6) and fit.c == pytest.approx(0.02, abs=1e-6)
+    assert fit.b == pytest.approx({"conv": 1.1, "xxbl": 0.98, "idw": 0.9}, abs=1e-6)
     # and the fit, applied group by group, gives back every network's latency
-    assert [calibrated(g, int(n), fit) for g, n in zip(groups, units, strict=True)] == pytest.approx(measured)
+    assert [fit.apply(g, int(n)) for g, n in zip(groups, units, strict=True)] == pytest.approx(measured)
 
 
 def test_a_group_too_rare_to_fit_shares_the_pooled_scale() -> None:
     rng = np.random.default_rng(1)
     xxbl, conv = rng.uniform(1, 40, 30), rng.uniform(0.2, 2, 30)
     measured = 0.95 * (xxbl + conv)
-    fit = fit_calibration([{"conv": c, "xxbl": x, "idw": 0.0} for c, x in zip(conv, xxbl, strict=True)],
+    fit = Calibration.fit([{"conv": c, "xxbl": x, "idw": 0.0} for c, x in zip(conv, xxbl, strict=True)],
                           [20] * 30, list(measured))
-    assert fit["b"]["idw"] == pytest.approx(0.95, abs=1e-3)  # no depth-wise networks: the pooled scale
+    assert fit.b["idw"] == pytest.approx(0.95, abs=1e-3)  # no depth-wise networks: the pooled scale
 
 
 def test_profiled_networks_calibrate_the_table() -> None:
-    from zenbench.budget import calibrate_table
-
     spec = NetworkSpec.parse(NET)
     table = synthetic_table(spec, 64)
     raw = predict_latency(spec, table, 64, 1000).raw_sum_ms
     table.metadata["networks"] = [{"structure": NET, "resolution": 64, "num_classes": 1000,
                                    "median_ms": 0.9 * raw}] * 10
     calibration = calibrate_table(table)
-    assert calibration is not None and calibration["n"] == 10
+    assert calibration is not None and calibration.n == 10
     assert predict_latency(spec, table, 64, 1000).value_ms == pytest.approx(0.9 * raw, rel=1e-3)
     table.metadata["networks"] = table.metadata["networks"][:3]
-    assert calibrate_table(table) is None and "calibration" not in table.metadata
+    assert calibrate_table(table) is None and table.calibration is None
 
 
 def test_prediction_counts_the_weights_the_network_reads() -> None:
@@ -97,17 +96,15 @@ def test_calibration_recovers_the_weight_streaming_term() -> None:
     rng = np.random.default_rng(2)
     raw, weights, units = rng.uniform(1, 80, 60), rng.uniform(1, 120, 60), rng.integers(10, 60, 60)
     measured = 0.2 + 1.02 * raw - 0.01 * units + 0.04 * np.maximum(0, weights - 32)
-    fit = fit_calibration([{"all": r} for r in raw], list(units), list(measured), groups=("all",),
+    fit = Calibration.fit([{"all": r} for r in raw], list(units), list(measured), groups=("all",),
                           weight_mib=list(weights), cache_mib=32)
-    assert fit["d"] == pytest.approx(0.04, abs=1e-6) and fit["b"]["all"] == pytest.approx(1.02, abs=1e-6)
-    assert fit["a"] == pytest.approx(0.2, abs=1e-6) and fit["cache_mib"] == 32
+    assert fit.d == pytest.approx(0.04, abs=1e-6) and fit.b["all"] == pytest.approx(1.02, abs=1e-6)
+    assert fit.a == pytest.approx(0.2, abs=1e-6) and fit.cache_mib == 32
 
 
-def calibrated_on(table: LatencyTable, specs: list[NetworkSpec], truth: list[float]) -> dict:
+def calibrated_on(table: LatencyTable, specs: list[NetworkSpec], truth: list[float]) -> Calibration:
     """Calibrate ``table`` on networks measured at ``truth`` (ms, 32 px) and check it then predicts every one
     of them within 0.1 %."""
-    from zenbench.budget import calibrate_table
-
     table.metadata["networks"] = [{"structure": str(s), "resolution": 32, "num_classes": 1000, "median_ms": ms}
                                   for s, ms in zip(specs, truth, strict=True)]
     calibration = calibrate_table(table)
@@ -131,14 +128,15 @@ def test_calibration_finds_the_cache_size_the_networks_spill_out_of() -> None:
     assert max(predict_latency(s, table, 32, 1000).weight_mib for s in specs) > 150
     calibration = calibrated_on(table, specs, truth)
     # no intercept in the truth: the form with a tied to the per-unit cost (both 0 here) is the simpler one
-    assert calibration["form"] == "single(a=c)+weights@24MiB" and calibration["d"] == pytest.approx(0.05, rel=1e-3)
+    assert calibration.form == "single(a=c)+weights@24MiB" and calibration.d == pytest.approx(0.05, rel=1e-3)
 
 
 def test_calibration_finds_the_cache_units_refetch_their_weights_from() -> None:
     """A unit timed alone keeps weights that fit the cache there; in a network whose weights do not fit, it
     reads them again on every inference, while a unit too large for the cache streamed them in the table
     already. The calibration must choose that term, at that cache size, over the spilled-weights one."""
-    from zenbench.budget import unit_weight_mib, weight_traffic_mib
+    from zenbench.latency.predictor import unit_weight_mib
+    from zenbench.latency.terms import weight_traffic_mib
 
     specs = [NetworkSpec.parse(f"SuperConvK3BNRELU(3,{w // 4},2,1)SuperResK3K3({w // 4},{w},2,{w},{n})"
                                f"SuperConvK1BNRELU({w},{v},1,1)")
@@ -153,16 +151,16 @@ def test_calibration_finds_the_cache_units_refetch_their_weights_from() -> None:
     assert min(totals) < 2.0  # networks whose weights all fit the cache, and ones with units on both sides of it
     assert any(0 < f < total for f, total in zip(fitting, totals, strict=True) if total > 2.0)
     calibration = calibrated_on(table, specs, truth)
-    assert calibration["form"] == "single(a=c)+refetched@2MiB" and calibration["d"] == pytest.approx(0.04, rel=1e-3)
+    assert calibration.form == "single(a=c)+refetched@2MiB" and calibration.d == pytest.approx(0.04, rel=1e-3)
 
 
 def test_tied_intercept_recovers_one_call_per_network() -> None:
     rng = np.random.default_rng(3)
     raw, units = rng.uniform(1, 80, 60), rng.integers(10, 60, 60)
     measured = 1.01 * raw - 0.006 * (units - 1)  # each unit's timing holds one call's cost; the network, one
-    fit = fit_calibration([{"all": r} for r in raw], list(units), list(measured), groups=("all",), tied=True)
-    assert fit["a"] == fit["c"] == pytest.approx(0.006, abs=1e-6) and fit["b"]["all"] == pytest.approx(1.01, abs=1e-6)
-    assert fit["tied"] is True
+    fit = Calibration.fit([{"all": r} for r in raw], list(units), list(measured), groups=("all",), tied=True)
+    assert fit.a == fit.c == pytest.approx(0.006, abs=1e-6) and fit.b["all"] == pytest.approx(1.01, abs=1e-6)
+    assert fit.tied is True
 
 
 def test_calibration_ties_the_intercept_only_when_the_networks_allow_it() -> None:
@@ -174,17 +172,15 @@ def test_calibration_ties_the_intercept_only_when_the_networks_allow_it() -> Non
     table = synthetic_table(specs, 32)
     sums = [(p.raw_sum_ms, p.unit_count) for p in (predict_latency(s, table, 32, 1000) for s in specs)]
     one_call = calibrated_on(table, specs, [1.02 * r - 0.001 * (n - 1) for r, n in sums])
-    assert one_call["form"] == "single(a=c)" and one_call["c"] == pytest.approx(0.001, rel=1e-2)
+    assert one_call.form == "single(a=c)" and one_call.c == pytest.approx(0.001, rel=1e-2)
     intercept = calibrated_on(table, specs, [0.05 + 1.02 * r - 0.001 * n for r, n in sums])
-    assert intercept["form"] == "single" and intercept["a"] == pytest.approx(0.05, rel=1e-2)
+    assert intercept.form == "single" and intercept.a == pytest.approx(0.05, rel=1e-2)
 
 
 def test_calibration_adds_the_power_correction_only_where_it_pays() -> None:
     """Whole networks that run sub-linearly in their units' sum (large ones relatively faster, as on the
     AVX-512 cpu host) get the size-dependent correction on top of the linear form; networks that are an
     exact linear function of their units do not."""
-    from zenbench.budget import calibrate_table
-
     specs = [NetworkSpec.parse(f"SuperConvK3BNRELU(3,{w // 4},2,1)SuperResK3K3({w // 4},{w},2,{w},{n})"
                                f"SuperConvK1BNRELU({w},{w},1,1)")
              for w in (32, 64, 128, 256, 384, 512, 768, 1024) for n in (1, 2, 3)]
@@ -196,12 +192,12 @@ def test_calibration_adds_the_power_correction_only_where_it_pays() -> None:
         table.metadata["networks"] = [{"structure": str(s), "resolution": 32, "num_classes": 1000, "median_ms": ms}
                                       for s, ms in zip(specs, truth, strict=True)]
         calibration = calibrate_table(table)
-        assert calibration["form"].endswith("+power") is corrected, calibration["form"]
+        assert calibration.form.endswith("+power") is corrected, calibration.form
         errors = [predict_latency(s, table, 32, 1000).value_ms / ms - 1 for s, ms in zip(specs, truth, strict=True)]
         assert max(map(abs, errors)) < 0.01
         if corrected:
-            linear = calibration["form"].removesuffix("+power")
-            assert calibration["loo_mape"][calibration["form"]] < calibration["loo_mape"][linear] / 3
+            linear = calibration.form.removesuffix("+power")
+            assert calibration.loo_mape[calibration.form] < calibration.loo_mape[linear] / 3
 
 
 def test_constraints_report_which_limit_and_by_how_much() -> None:
@@ -247,7 +243,6 @@ def test_the_residual_smoother_learns_what_the_linear_model_cannot() -> None:
     """Narrow units run at a fraction of the wide ones' efficiency: the per-kind model (linear in work)
     cannot express that, the smoother learns it from the measured neighbours of an unseen unit."""
     from zenbench.space.blocks import BLOCKS
-    from zenbench.tables import unit_mid
 
     block = BLOCKS.get("SuperResK3K3")
     rng = np.random.default_rng(0)
@@ -267,10 +262,10 @@ def test_the_residual_smoother_learns_what_the_linear_model_cannot() -> None:
     assert table.smoother.bandwidth is not None
     assert table.smoother.loo_mape < 0.7 * table.smoother.base_loo_mape
     unseen = block.make_unit(24, 16, 24, 1, False)
-    assert unit_key(unseen, 28, 1) not in table._by_key
-    base = table._model(unit_kind(unseen)).predict(unit_features(unseen, 28, 1, table.channel_block))
+    assert unit_key(unseen, 28, 1) not in table.measured
+    base = table.model(unit_kind(unseen)).predict(unit_features(unseen, 28, 1, table.channel_block))
     truth = true_ms(unseen, 28)
-    assert abs(table.unit_ms(unseen, 28) / truth - 1) < abs(base / truth - 1)
+    assert abs(Predictor(table).unit_ms(unseen, 28) / truth - 1) < abs(base / truth - 1)
 
 
 @pytest.mark.parametrize("truth", [Padding(16, 1, 1), Padding(16, 16, 16), NO_PADDING])
@@ -278,7 +273,6 @@ def test_the_table_learns_how_the_device_pads_channels(truth: Padding) -> None:
     """A runtime that computes output channels in tiles of 16 charges a conv of 40 outputs for 48: the
     table must find that tiling (and not pad where the device does not) from the measurements alone."""
     from zenbench.space.blocks import BLOCKS
-    from zenbench.tables import unit_mid
 
     block = BLOCKS.get("SuperResK1K3K1")
     rng = np.random.default_rng(1)

@@ -10,7 +10,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from zenbench.cli import app
-from zenbench.fit import fit_table, predict_cells
+from zenbench.latency.nb201 import fit_table, predict_cells
 
 ROOT = Path(__file__).parents[2]
 DATA = ROOT.parent / "shared" / "data" / "nb201" / "latency_ms.csv"
@@ -37,7 +37,7 @@ def test_fit_from_100_cells_ranks_all_cells(tmp_path) -> None:
     predicted = predict_cells(table, frame["arch"])
     assert stats.spearmanr(predicted, frame["gold_6226"]).statistic > 0.97
     saved = table.save(tmp_path / "t.parquet")
-    from zenbench.tables import LatencyTable
+    from zenbench.latency import LatencyTable
 
     again = LatencyTable.load(saved)
     assert np.allclose(predict_cells(again, frame["arch"][:50]), predicted[:50])
@@ -72,8 +72,8 @@ def test_measure_reports_median_and_spread() -> None:
 
 
 def test_predict_warns_when_the_table_describes_another_cpu(tmp_path) -> None:
+    from zenbench.latency import LatencyTable
     from zenbench.measure import cpu_isa, cpu_model, last_level_cache_mib
-    from zenbench.tables import LatencyTable
 
     table = LatencyTable.load(ROOT / "latency_tables" / "cpu.parquet")
     args = ["predict", "zennet_imagenet1k_latency01ms_res224", "--device", "cpu", "--json", "--table"]

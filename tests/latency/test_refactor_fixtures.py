@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from zenbench.budget import Constraints, predict_latency
+from zenbench.budget import Constraints
+from zenbench.latency import LatencyTable, predict_latency
 from zenbench.search import SearchSettings, search
 from zenbench.search.presets import CIFAR_INIT
 from zenbench.space.grammar import parse_structure
-from zenbench.tables import LatencyTable
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from zenbench.hostspeed import ProbedTimer, fit_elasticity, normalise, speed_summary, typical_reference_ms
+from zenbench.builder.hostspeed import ProbedTimer, fit_elasticity, normalise, speed_summary, typical_reference_ms
 
 
 def rows_in_regimes(regimes: list[tuple[int, float]], latency_ms: float = 2.0) -> list[dict]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from zenbench.builder.grid import HEAVY_INSTANCES, HEAVY_WEIGHT_BYTES, grid
 from zenbench.devices import SpaceTarget, load_device
-from zenbench.profile import HEAVY_INSTANCES, HEAVY_WEIGHT_BYTES, grid
-from zenbench.tables import LatencyTable, TableError
+from zenbench.latency import LatencyTable, TableError
 
 ARGS = ["profile", "--device", "cpu", "--space", "xxbl", "--resolution", "32", "--points", "1", "--quick",
         "--networks", "10", "--grid-networks", "2"]
@@ -76,7 +76,7 @@ def test_table_metadata_refuses_other_settings(profiled) -> None:
     assert meta["grid"]["units"] == len(table.rows)
     # the profile ends with whole networks timed end to end, and calibrates the table on them
     assert len(meta["networks"]) == 10 and all(n["median_ms"] > 0 for n in meta["networks"])
-    assert meta["calibration"]["n"] == 10
+    assert table.calibration is not None and table.calibration.n == 10
     # a reference network timed between units followed the host's speed; timings are scaled to its typical speed
     assert meta["host_speed"]["probes"] >= len(table.rows) and meta["host_speed"]["typical_ms"] > 0
     assert (table.rows["reference_ms"] > 0).all() and (table.rows["host_factor"] > 0).all()
@@ -125,8 +125,8 @@ def test_validate_measures_new_networks_and_stores_the_error_in_the_table(profil
 
 
 def test_the_grid_holds_every_unit_of_its_drawn_networks() -> None:
-    from zenbench.profile import _grid_networks
-    from zenbench.tables import unit_key
+    from zenbench.builder.grid import _grid_networks
+    from zenbench.latency.units import unit_key
 
     target = SpaceTarget("idw", 224)
     sampled = {job.key for job in grid(target, grid_networks=0)}
@@ -160,8 +160,8 @@ def test_a_litert_profile_times_written_tflite_units_and_networks(tmp_path) -> N
 
 
 def test_a_log_another_host_started_is_not_resumed_here(tmp_path) -> None:
+    from zenbench.builder.profile import ProgressLog
     from zenbench.measure import host_fingerprint
-    from zenbench.profile import ProgressLog
 
     out = tmp_path / "cpu.parquet"
     log = out.with_name(out.name + ".partial.jsonl")
@@ -180,7 +180,7 @@ def test_a_log_another_host_started_is_not_resumed_here(tmp_path) -> None:
 
 
 def test_a_line_a_kill_cut_short_is_dropped_and_the_log_goes_on_a_fresh_line(tmp_path) -> None:
-    from zenbench.profile import ProgressLog
+    from zenbench.builder.profile import ProgressLog
 
     log = tmp_path / "cpu.parquet.partial.jsonl"
     ProgressLog(log).append({"key": "a", "median_ms": 1.0})

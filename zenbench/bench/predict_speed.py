@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zenbench.budget import predict_latency
+from zenbench.latency import LatencyTable, predict_latency
 from zenbench.measure import environment
 from zenbench.space.mutate import mutate
 from zenbench.space.sampling import random_network
-from zenbench.tables import LatencyTable
 
 
 def run(runs: int = 10, networks: int = 20_000, table: Path = Path("latency_tables/cpu.parquet")) -> dict[str, Any]:

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zenbench.budget import Constraints, predict_latency
+from zenbench.budget import Constraints
+from zenbench.latency import LatencyTable, predict_latency
 from zenbench.measure import environment
 from zenbench.proxies import score
 from zenbench.search import SearchSettings, search
 from zenbench.search.presets import get_preset
-from zenbench.tables import LatencyTable
 from zenbench.zoo import get_zoo_model
 
 TABLE = Path("latency_tables/cpu.parquet")

@@ -1,0 +1,117 @@
+"""What a latency table is keyed and regressed on: unit keys, kinds, and the work a unit does.
+
+A unit's key holds everything that decides its latency in deployment form (residual links on,
+BN folded, no SE); its features are the work the per-kind model is linear in. Runtimes compute
+convolutions in channel tiles, so features count channels rounded up to a tile (:class:`Padding`),
+and which tiles a device uses is chosen per table from its measurements (see docs/latency-model.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from zenbench.space.units import Conv, Shortcut, Unit
+
+
+class Padding(NamedTuple):
+    """Channel tiles a runtime computes in: dense convs' outputs and inputs, depth-wise channels (1: none)."""
+
+    dense_out: int
+    dense_in: int
+    depthwise: int
+
+    @staticmethod
+    def of(value: Padding | int | list[int] | tuple[int, ...]) -> Padding:
+        """A padding from a table's metadata: three tiles, or one tile for all (tables before format 2)."""
+        if isinstance(value, int):
+            return Padding(value, value, value)
+        return Padding(*(int(v) for v in value))
+
+
+NO_PADDING = Padding(1, 1, 1)
+#: candidate paddings; widths are multiples of 8 already, so a tile of 8 would equal 1
+CHANNEL_BLOCKS = (NO_PADDING, Padding(16, 1, 1), Padding(16, 16, 16), Padding(32, 1, 1), Padding(32, 32, 32))
+#: columns that describe a unit's shape, from which its features are recomputed for any block
+SHAPE_COLUMNS = ("family", "shortcut", "in_channels", "mid_channels", "out_channels", "stride", "resolution")
+FEATURES = ("const", "dense_macs", "dw_macs", "act_elems", "weight_elems", "out_elems")
+TIMING_COLUMNS = ("median_ms", "mean_ms", "min_ms", "p10_ms", "p90_ms", "iqr_ms", "cv", "runs", "noisy")
+CLASSIFIER_KIND = "classifier/gap-linear"
+
+
+def unit_kind(unit: Unit) -> str:
+    """The family a unit's latency model is fitted over: its block type and shortcut kind."""
+    return f"{unit.family}/{unit.shortcut.value}"
+
+
+def unit_mid(unit: Unit) -> int:
+    """The unit's inner width: its first conv's outputs when it has several convs, else its output width."""
+    convs = [layer for layer in unit.layers if isinstance(layer, Conv)]
+    return convs[0].out_channels if len(convs) > 1 else unit.out_channels
+
+
+def unit_key(unit: Unit, resolution: int, batch: int) -> str:
+    """Everything that decides a unit's latency (deployment form: residual links on, BN folded, no SE)."""
+    return (f"{unit.family}|{unit.shortcut.value}|in{unit.in_channels}|mid{unit_mid(unit)}|out{unit.out_channels}"
+            f"|s{unit.stride}|r{resolution}|b{batch}")
+
+
+def classifier_key(channels: int, num_classes: int, resolution: int, batch: int) -> str:
+    """The key of the global-average-pool + linear classifier."""
+    return f"classifier|gap-linear|in{channels}|mid0|out{num_classes}|s1|r{resolution}|b{batch}"
+
+
+def padded(channels: int, block: int) -> int:
+    """``channels`` rounded up to a multiple of ``block``; image planes (<= 4 channels) are read as they are."""
+    if block <= 1 or channels <= 4:
+        return channels
+    return -(-channels // block) * block
+
+
+def unit_features(unit: Unit, resolution: int, batch: int,
+                  block: Padding | int = NO_PADDING) -> dict[str, float]:
+    """The work a unit does for one batch, which the per-kind model is linear in (channels padded to ``block``)."""
+    pad = Padding.of(block)
+    totals = {"dense_macs": 0.0, "dw_macs": 0.0, "act_elems": 0.0, "weight_elems": 0.0}
+
+    def add(conv: Conv, res_in: int) -> int:
+        res_out = (res_in - 1) // conv.stride + 1
+        if conv.groups > 1:
+            cin = cout = padded(conv.out_channels, pad.depthwise)
+            totals["dw_macs"] += cout * conv.kernel * conv.kernel * res_out * res_out * batch
+        else:
+            cin, cout = padded(conv.in_channels, pad.dense_in), padded(conv.out_channels, pad.dense_out)
+            totals["dense_macs"] += cout * cin * conv.kernel * conv.kernel * res_out * res_out * batch
+        totals["act_elems"] += (cin * res_in * res_in + cout * res_out * res_out) * batch
+        totals["weight_elems"] += conv.params
+        return res_out
+
+    res = resolution
+    for layer in unit.layers:
+        if isinstance(layer, Conv):
+            res = add(layer, res)
+    if unit.shortcut is Shortcut.PROJECTION:
+        add(unit.projection_conv(), resolution)  # reads the unit's input
+    return {"const": 1.0, **totals, "out_elems": float(padded(unit.out_channels, pad.dense_out) * res * res * batch)}
+
+
+def classifier_features(channels: int, num_classes: int, resolution: int, batch: int,
+                        block: Padding | int = NO_PADDING) -> dict[str, float]:
+    """The classifier's work, in the same features as a unit's."""
+    pad = Padding.of(block)
+    channels, outputs = padded(channels, pad.dense_in), padded(num_classes, pad.dense_out)
+    return {"const": 1.0, "dense_macs": float(channels * outputs * batch), "dw_macs": 0.0,
+            "act_elems": float(channels * resolution * resolution * batch), "weight_elems": float(channels * num_classes),
+            "out_elems": float(outputs * batch)}
+
+
+def row_features(row: dict[str, Any], block: Padding | int) -> dict[str, float]:
+    """A table row's features recomputed from its shape with channels padded to ``block``."""
+    from zenbench.space.blocks import BLOCKS
+
+    batch, resolution = int(row.get("batch", 1)), int(row["resolution"])
+    if row["family"] == "classifier":
+        return classifier_features(int(row["in_channels"]), int(row["out_channels"]), resolution, batch, block)
+    unit = BLOCKS.get(row["family"]).make_unit(int(row["in_channels"]), int(row["mid_channels"]),
+                                               int(row["out_channels"]), int(row["stride"]),
+                                               row["shortcut"] != Shortcut.IDENTITY.value)
+    return unit_features(unit, resolution, batch, block)
