@@ -62,3 +62,50 @@ def test_killed_cell_search_resumes_to_the_same_history(tmp_path) -> None:
     assert json.loads(resumed.stdout)["resumed_from"] > 0
     assert (killed / "best_cell.txt").read_text() == (clean / "best_cell.txt").read_text()
     assert json.loads((killed / "history.json").read_text()) == json.loads((clean / "history.json").read_text())
+
+
+def _cell_table(tmp_path):
+    from zenbench.fit import fit_table
+
+    csv = tmp_path / "latency.csv"
+    pd.read_csv(SHIPPED).to_csv(csv, index=False)
+    table, _ = fit_table(csv, "2080ti_32", 60, 0)
+    return table
+
+
+def test_ctrl_c_cell_search_resumes_to_the_same_bytes(tmp_path, monkeypatch) -> None:
+    """Ctrl-C mid-scoring, then resume: the cell search's journal and best equal an uninterrupted run's."""
+    import pytest
+
+    from zenbench.errors import SearchInterrupted
+    from zenbench.search import nb201
+
+    table = _cell_table(tmp_path)
+    kwargs = dict(latency_ms=5.0, proxy="params", population=14, iterations=50, seed=1, checkpoint_every=4)
+    clean = nb201.search_nb201(table, folder=tmp_path / "clean", **kwargs)
+    real, calls = nb201.CellScorer.score, []
+
+    def interrupted(self, candidates, seeds):
+        calls.append(1)
+        if len(calls) == 19:
+            raise KeyboardInterrupt
+        return real(self, candidates, seeds)
+
+    monkeypatch.setattr(nb201.CellScorer, "score", interrupted)
+    with pytest.raises(SearchInterrupted):
+        nb201.search_nb201(table, folder=tmp_path / "stopped", **kwargs)
+    checkpoint = json.loads((tmp_path / "stopped" / "checkpoint.json").read_text())
+    assert checkpoint["iteration"] >= 18 and (tmp_path / "stopped" / "best_cell.txt").exists()
+    monkeypatch.setattr(nb201.CellScorer, "score", real)
+    resumed = nb201.search_nb201(table, folder=tmp_path / "stopped", resume=True, **kwargs)
+    assert resumed["resumed_from"] == checkpoint["iteration"]
+    assert (tmp_path / "stopped" / "history.jsonl").read_bytes() == (tmp_path / "clean" / "history.jsonl").read_bytes()
+    assert resumed["best"] == clean["best"] and resumed["history"] == clean["history"]
+    assert resumed["scored"] == clean["scored"]
+
+
+def test_a_cell_search_with_no_feasible_cell_returns_no_best(tmp_path) -> None:
+    from zenbench.search.nb201 import search_nb201
+
+    result = search_nb201(_cell_table(tmp_path), latency_ms=-5, iterations=1, population=4, proxy="params")
+    assert result["best"] is None and [r["status"] for r in result["history"]] == ["rejected: latency_ms"]

@@ -1,4 +1,9 @@
-"""The Zen-NAS search: ``search(...)`` runs (or resumes) an evolution and writes its results folder."""
+"""The Zen-NAS search: ``search(...)`` runs (or resumes) an evolution and writes its results folder.
+
+The folder is locked (:class:`~zenbench.fileio.FolderLock`) while the run writes it, so a second
+run on the same folder is refused with the holder's PID; the lock dies with its process, so a
+killed run can always be resumed.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zenbench.search.evolution import Evolution, SearchSettings, SearchState
+from zenbench.errors import SearchInterrupted
+from zenbench.fileio import FolderLock
+from zenbench.search.evolution import SearchSettings, SearchState, plainnet_evolution
 from zenbench.search.parallel import ScoreJob, make_scorer
 from zenbench.search.report import write_report
 from zenbench.tables import LatencyTable
@@ -15,14 +22,28 @@ from zenbench.tables import LatencyTable
 def search(settings: SearchSettings, out: Path, *, table: LatencyTable | None = None, resume: bool = False,
            ray_address: str | None = None, device: str | None = None,
            on_progress: Callable[[SearchState, dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run the evolution under ``settings`` into ``out`` and write the report; returns its summary."""
-    job = ScoreJob(settings.proxy, settings.resolution, settings.batch_size, settings.num_classes)
-    scorer = make_scorer(job, settings.workers, ray_address)
-    try:
-        state = Evolution(settings, out, table, scorer).run(resume=resume, on_progress=on_progress)
-    finally:
-        scorer.close()
-    return write_report(out, settings, state, device=device)
+    """Run the evolution under ``settings`` into ``out`` and write the report; returns its summary.
+
+    Ctrl-C writes the report of the checkpointed state and raises :class:`SearchInterrupted`; a run
+    in which no candidate met the constraints writes its report and raises
+    :class:`~zenbench.errors.NoFeasibleCandidate` saying what to relax."""
+    out = Path(out)
+    with FolderLock(out):
+        job = ScoreJob(settings.proxy, settings.resolution, settings.batch_size, settings.num_classes)
+        scorer = make_scorer(job, settings.workers, ray_address)
+        evolution = plainnet_evolution(settings, out, table, scorer)
+        try:
+            state = evolution.run(resume=resume, on_progress=on_progress)
+        except SearchInterrupted as stop:
+            if isinstance(stop.state, SearchState):
+                write_report(out, settings, stop.state, device=device)
+            raise
+        finally:
+            scorer.close()
+        result = write_report(out, settings, state, device=device)
+        if state.best is None:
+            raise evolution.no_candidate_error(state)
+    return result
 
 
 __all__ = ["SearchSettings", "search"]

@@ -1,4 +1,8 @@
-"""A finished search's results folder: best structure, top-k, history, report and plots."""
+"""A search's results folder: best structure, top-k, history, report and plots.
+
+Works on a finished run and on an interrupted one (Ctrl-C, or SIGKILL via :func:`report_folder`,
+which reads the last checkpoint), so a stopped search can still be inspected and exported.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,16 @@ from typing import Any
 
 import pandas as pd
 
-from zenbench.fileio import atomic_write_bytes, atomic_write_text
+from zenbench.errors import ZenbenchError
+from zenbench.fileio import FolderLock, Journal, atomic_write_bytes, atomic_write_text
+from zenbench.search.engine import read_checkpoint
 from zenbench.search.evolution import HISTORY, SearchSettings, SearchState
 
 
-def history_frame(out: Path) -> pd.DataFrame:
-    path = out / HISTORY
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-    return pd.DataFrame(rows, columns=["iteration", "structure", "status", "score", "latency_ms", "macs", "params",
+def history_frame(out: Path, rows: int | None = None) -> pd.DataFrame:
+    """The search's history: its first ``rows`` rows (those a checkpointed state counts), else every complete one."""
+    records = Journal(out / HISTORY).records()[:rows]
+    return pd.DataFrame(records, columns=["iteration", "structure", "status", "score", "latency_ms", "macs", "params",
                                        "layers", "error"])
 
 
@@ -32,9 +38,27 @@ def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
     return scored.loc[keep]
 
 
+def report_folder(out: Path, *, top_k: int = 10, device: str | None = None) -> dict[str, Any]:
+    """Write the report of the search in ``out`` from its last checkpoint (e.g. after the run was killed)."""
+    saved = read_checkpoint(Path(out))
+    if saved is None:
+        raise ZenbenchError(f"{out} holds no search checkpoint; pass the folder given to `zenbench search --out`")
+    data, state = saved
+    try:
+        settings = SearchSettings.from_dict(data)
+    except (KeyError, TypeError):
+        raise ZenbenchError(f"{out} holds another kind of search (an NB201 cell search?); its files are "
+                            f"history.jsonl and best.json") from None
+    with FolderLock(out):  # not while a run writes there
+        return write_report(Path(out), settings, state, top_k=top_k, device=device)
+
+
 def write_report(out: Path, settings: SearchSettings, state: SearchState, *, top_k: int = 10,
                  device: str | None = None) -> dict[str, Any]:
-    frame = history_frame(out)
+    """history.parquet, best_structure.txt, top_k.json, report.md and plots of ``state``; returns the summary.
+
+    Only the history rows ``state`` counts are reported: an interrupted batch's rows are redone by a resume."""
+    frame = history_frame(out, state.history_rows)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -70,7 +94,9 @@ def write_report(out: Path, settings: SearchSettings, state: SearchState, *, top
         f"- device `{device}`" if device else "- no latency table",
         f"- constraints: latency {c.latency_ms} ms, MACs {c.macs}, params {c.params}, layers {c.layers}",
         f"- {state.iteration} iterations in {state.seconds:.0f} s ({state.iteration / max(state.seconds, 1e-9):.1f}/s); "
-        f"{scored} scored, rejected: {rejected or 'none'}", "",
+        f"{scored} scored, rejected: {rejected or 'none'}",
+        *([f"- interrupted after {state.iteration} of {settings.iterations} iterations; the same command with "
+           f"--resume continues"] if state.iteration < settings.iterations else []), "",
         "## Best", "", f"`{best.structure}`", "",
         f"score {best.score:.4f}; predicted latency {_fmt(best.latency_ms)} ms; MACs {top[0]['macs']:,}; "
         f"params {top[0]['params']:,}; layers {top[0]['layers']}", "",

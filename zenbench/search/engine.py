@@ -1,0 +1,351 @@
+"""The evolutionary loop of Zen-NAS, written once for every search space.
+
+Each iteration, as in the paper's code: drop the lowest-scoring member while the population is
+over size (with ``pareto``, the most dominated one in score and latency); take a parent (the
+initial member while the population has at most 10 members, else a uniformly random member);
+let the space mutate it; reject the child if it breaks a constraint; otherwise score it and add
+it. What a candidate is, how it mutates, which constraints it must meet and what its history row
+holds are the space's business (:class:`SearchSpace`); ``evolution.py`` adapts Zen-NAS
+structures and ``nb201.py`` NAS-Bench-201 cells.
+
+Determinism: one ``random.Random(seed)`` draws every mutation, and each candidate's proxy seed is
+:func:`candidate_seed` of (seed, iteration), so the same seed gives the same search. With
+``workers = K`` the loop proposes K children from the same population before scoring them
+together; the result is deterministic for a given seed and K (K = 1 is the paper's loop).
+
+Resume: rows go to an append-only :class:`~zenbench.fileio.Journal` (``history.jsonl``) batch by
+batch; the state (population, RNG state, iteration, journal length) is committed only after its
+batch's rows are written and is checkpointed atomically every ``checkpoint_every`` iterations, on
+Ctrl-C and at the end. A resume cuts the journal back to the checkpoint's length, so a run
+stopped by Ctrl-C or SIGKILL and resumed writes exactly the bytes an uninterrupted run writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from zenbench.errors import NoFeasibleCandidate, SearchInterrupted, SettingError, ZenbenchError
+from zenbench.fileio import Journal, atomic_write_text
+
+CHECKPOINT = "checkpoint.json"
+HISTORY = "history.jsonl"
+BEST = "best.json"
+#: settings a resume may change: how long to run and how often to checkpoint
+RESUMABLE_CHANGES = ("iterations", "checkpoint_every")
+#: the command-line option that relaxes each constraint, for the "no candidate" message
+RELAX_HINTS = {"latency_ms": "--latency-ms", "macs": "--flops", "params": "--params", "layers": "--max-layers",
+               "peak_activation_bytes": "the activation-memory budget"}
+
+
+def candidate_seed(seed: int, iteration: int) -> int:
+    """The proxy seed of the candidate made at ``iteration``: fixed by (seed, iteration) alone, so resumes agree."""
+    return (seed * 1_000_003 + iteration) % (2**31 - 1)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A candidate's constraint verdict: its predicted latency (for the row) and the first limit it breaks."""
+
+    latency_ms: float | None
+    rejected: str | None = None
+
+
+class SearchSpace(Protocol):
+    """What the loop needs from a search space; candidates are any objects whose ``str`` is their identity."""
+
+    #: score each distinct candidate once (its first iteration's seed) and reuse the score when it recurs
+    memoize: bool
+    #: the file in the results folder that holds the best candidate's string
+    best_file: str
+
+    def mutate(self, parent: str | None, rng: random.Random) -> Any:
+        """A child of ``parent`` (a member's string), or of the initial member when ``parent`` is None."""
+        ...
+
+    def check(self, candidate: Any) -> Checked:
+        """The constraint verdict, cheapest checks first."""
+        ...
+
+    def row(self, iteration: int, candidate: Any, status: str, latency_ms: float | None, score: float | None,
+            error: str | None) -> dict[str, Any]:
+        """The candidate's history row."""
+        ...
+
+
+class CandidateScorer(Protocol):
+    """Scores a batch of candidates with their seeds; returns (score, error) for each, in order."""
+
+    def score(self, candidates: list[Any], seeds: list[int]) -> list[tuple[float, str | None]]:
+        ...
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """The loop's own knobs; nonsensical values are refused, not silently replaced."""
+
+    population: int
+    iterations: int
+    seed: int = 0
+    workers: int = 1
+    checkpoint_every: int = 50
+    pareto: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("population", "iterations", "workers", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise SettingError(f"{name} must be a whole number of at least 1, not {value!r}; "
+                                    f"pass --{name.replace('_', '-')} 1 or more")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One population member: its string, proxy score, predicted latency and the iteration that made it."""
+
+    structure: str
+    score: float
+    latency_ms: float | None
+    iteration: int
+
+
+@dataclass
+class SearchState:
+    """The loop's state after a completed batch: what a checkpoint holds and a resume restores.
+
+    ``scores`` (memoizing spaces) maps a candidate to [score, first iteration, error]."""
+
+    iteration: int
+    population: list[Member]
+    rng_state: Any
+    history_rows: int
+    best_scores: list[tuple[int, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    scores: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def best(self) -> Member | None:
+        """The highest-scoring member (the first of equals), or None while no candidate has passed."""
+        return max(self.population, key=lambda m: m.score) if self.population else None
+
+    def trimmed(self) -> SearchState:
+        """This state without anything from a batch that started after it (shared lists are filtered)."""
+        return replace(self, best_scores=[b for b in self.best_scores if b[0] <= self.iteration],
+                       scores={k: v for k, v in self.scores.items() if v[1] < self.iteration})
+
+
+class _MemoryJournal:
+    """The journal of a search run without a results folder."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def records(self) -> list[dict[str, Any]]:
+        return list(self.rows)
+
+    def extend(self, rows: list[dict[str, Any]]) -> None:
+        self.rows.extend(json.loads(json.dumps(rows)))
+
+    def truncate(self, n: int) -> int:
+        del self.rows[n:]
+        return len(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _rng_to_json(state: Any) -> Any:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _rng_from_json(data: Any) -> Any:
+    return (data[0], tuple(data[1]), data[2])
+
+
+def read_checkpoint(out: Path) -> tuple[dict[str, Any], SearchState] | None:
+    """The settings and state checkpointed in ``out`` (None when it holds none)."""
+    path = out / CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        state = SearchState(data["iteration"], [Member(**m) for m in data["population"]], _rng_from_json(data["rng"]),
+                            data["history_rows"], [tuple(x) for x in data["best_scores"]], data.get("seconds", 0.0),
+                            data.get("scores", {}))
+    except (ValueError, KeyError, TypeError) as error:
+        raise ZenbenchError(f"{path} is damaged or from an older zenbench ({type(error).__name__}: {error}); "
+                            f"start the search again in a new folder") from None
+    return data["settings"], state
+
+
+class Evolution:
+    """One search run over ``space`` with its results in ``out`` (or in memory when ``out`` is None).
+
+    ``identity`` is every setting of the run (JSON-able); it is stored with each checkpoint and a
+    resume with other values (except ``RESUMABLE_CHANGES``) is refused. The caller holds the
+    folder's :class:`~zenbench.fileio.FolderLock` while the run writes there.
+    """
+
+    def __init__(self, space: SearchSpace, loop: LoopSettings, identity: dict[str, Any], out: Path | None,
+                 scorer: CandidateScorer) -> None:
+        self.space = space
+        self.loop = loop
+        self.identity = json.loads(json.dumps(identity))
+        self.out = out
+        self.scorer = scorer
+        self.journal: Journal | _MemoryJournal = Journal(out / HISTORY) if out is not None else _MemoryJournal()
+        #: the iteration the last ``run`` started at (0 unless it resumed)
+        self.resumed_from = 0
+
+    # ------------------------------------------------------------------ state files
+    def _start(self, resume: bool) -> SearchState:
+        fresh = SearchState(0, [], random.Random(self.loop.seed).getstate(), 0)
+        if self.out is None:
+            self.journal.truncate(0)
+            return fresh
+        self.out.mkdir(parents=True, exist_ok=True)
+        saved = read_checkpoint(self.out)
+        if saved is None:
+            self.journal.truncate(0)  # rows of a run killed before its first checkpoint
+            return fresh
+        if not resume:
+            raise ZenbenchError(f"{self.out} already holds a search; pass --resume to continue it or choose "
+                                f"another --out")
+        settings, state = saved
+        for key in [*self.identity, *(k for k in settings if k not in self.identity)]:
+            if key not in RESUMABLE_CHANGES and settings.get(key) != self.identity.get(key):
+                raise ZenbenchError(f"cannot resume {self.out}: it was started with {key}={settings.get(key)!r}, now "
+                                    f"{self.identity.get(key)!r}; use the same settings or a new --out folder")
+        if self.journal.truncate(state.history_rows) < state.history_rows:
+            raise ZenbenchError(f"{self.out / HISTORY} has fewer rows than {CHECKPOINT} counts ({state.history_rows}); "
+                                f"it was edited or replaced: restore it or start again in a new folder")
+        return state
+
+    def save(self, state: SearchState) -> None:
+        """Checkpoint ``state`` (a committed one) and the best member so far, each file atomically."""
+        if self.out is None:
+            return
+        best = state.best
+        if best is not None:
+            atomic_write_text(self.out / self.space.best_file, best.structure + "\n")
+            atomic_write_text(self.out / BEST, json.dumps({**asdict(best), "after_iterations": state.iteration,
+                                                          "of_iterations": self.loop.iterations}, indent=2))
+        data = {"settings": self.identity, "iteration": state.iteration, "history_rows": state.history_rows,
+                "population": [asdict(m) for m in state.population], "rng": _rng_to_json(state.rng_state),
+                "best_scores": state.best_scores, "seconds": state.seconds, "scores": state.scores}
+        atomic_write_text(self.out / CHECKPOINT, json.dumps(data))
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, *, resume: bool = False, on_progress: Callable[[SearchState, dict[str, Any]], None] | None = None
+            ) -> SearchState:
+        """Run (or resume) to ``loop.iterations``; Ctrl-C checkpoints the last completed batch and raises
+        :class:`SearchInterrupted` (a plain KeyboardInterrupt when there is no results folder)."""
+        committed = self._start(resume)
+        self.resumed_from = committed.iteration
+        rng = random.Random()
+        rng.setstate(committed.rng_state)
+        accepted = len(committed.population)
+        started = time.perf_counter() - committed.seconds
+        last_checkpoint = committed.iteration
+        try:
+            while committed.iteration < self.loop.iterations:
+                trial = replace(committed, population=list(committed.population))
+                rows = self._batch(trial, rng)
+                accepted += sum(1 for r in rows if r["status"] == "scored")
+                self.journal.extend(rows)
+                trial.history_rows += len(rows)
+                best = trial.best
+                if best is not None:
+                    trial.best_scores.append((trial.iteration, best.score))
+                trial.rng_state = rng.getstate()
+                trial.seconds = time.perf_counter() - started
+                committed = trial  # the commit point: rows written == state
+                if committed.iteration - last_checkpoint >= self.loop.checkpoint_every:
+                    self.save(committed)
+                    last_checkpoint = committed.iteration
+                if on_progress and best is not None:
+                    on_progress(committed, {"best": best, "accepted": accepted, "rows": rows})
+        except KeyboardInterrupt:
+            if self.out is None:
+                raise
+            committed = committed.trimmed()  # drop what the unfinished batch added to shared lists
+            self.save(committed)
+            stop = SearchInterrupted(f"interrupted after iteration {committed.iteration}; state saved in {self.out}; "
+                                     f"run the same command with --resume to continue")
+            stop.state = committed
+            raise stop from None
+        self.save(committed)
+        return committed
+
+    def _batch(self, state: SearchState, rng: random.Random) -> list[dict[str, Any]]:
+        """Propose up to ``workers`` children that pass the constraints, score them; their rows by iteration."""
+        batch: list[tuple[int, Any, float | None]] = []
+        rows: list[dict[str, Any]] = []
+        while len(batch) < self.loop.workers and state.iteration < self.loop.iterations:
+            it = state.iteration
+            state.iteration += 1
+            self._prune(state.population)
+            parent = None if len(state.population) <= 10 else \
+                state.population[rng.randrange(len(state.population))].structure
+            child = self.space.mutate(parent, rng)
+            checked = self.space.check(child)
+            if checked.rejected is not None:
+                rows.append(self.space.row(it, child, f"rejected: {checked.rejected}", checked.latency_ms, None, None))
+                continue
+            batch.append((it, child, checked.latency_ms))
+        for (it, child, latency), (score, error) in zip(batch, self._score(state, batch), strict=True):
+            state.population.append(Member(str(child), score, latency, it))
+            rows.append(self.space.row(it, child, "scored", latency, score, error))
+        rows.sort(key=lambda r: r["iteration"])
+        return rows
+
+    def _score(self, state: SearchState, batch: list[tuple[int, Any, float | None]]) -> list[tuple[float, str | None]]:
+        seeds = [candidate_seed(self.loop.seed, it) for it, _, _ in batch]
+        if not self.space.memoize:
+            return self.scorer.score([child for _, child, _ in batch], seeds)
+        todo: dict[str, int] = {}
+        for index, (_, child, _) in enumerate(batch):
+            if str(child) not in state.scores and str(child) not in todo:
+                todo[str(child)] = index
+        fresh = self.scorer.score([batch[i][1] for i in todo.values()], [seeds[i] for i in todo.values()])
+        for (key, index), (score, error) in zip(todo.items(), fresh, strict=True):
+            state.scores[key] = [score, batch[index][0], error]
+        return [(state.scores[str(child)][0], state.scores[str(child)][2] if str(child) in todo else None)
+                for _, child, _ in batch]
+
+    def _prune(self, population: list[Member]) -> None:
+        while len(population) > self.loop.population:
+            if self.loop.pareto:
+                population.pop(_most_dominated(population))
+            else:
+                population.pop(min(range(len(population)), key=lambda i: population[i].score))
+
+    def no_candidate_error(self, state: SearchState) -> NoFeasibleCandidate:
+        """The error for a run in which every candidate broke a constraint: which ones, and what to relax."""
+        limits = Counter(r["status"].removeprefix("rejected: ") for r in self.journal.records()
+                         if str(r.get("status", "")).startswith("rejected: "))
+        seen = ", ".join(f"{limit} {n}" for limit, n in limits.most_common()) or "none recorded"
+        relax = " or ".join(RELAX_HINTS.get(limit, limit) for limit in limits) or "the budgets"
+        return NoFeasibleCandidate(f"no candidate met the constraints in {state.iteration} iterations (rejected by: "
+                                   f"{seen}); relax {relax}, or start from a smaller initial structure")
+
+
+def _most_dominated(population: list[Member]) -> int:
+    """Index of the member dominated by the most others in (higher score, lower latency); ties: lowest score."""
+    def dominated_by(i: int) -> int:
+        a = population[i]
+        la = a.latency_ms if a.latency_ms is not None else math.inf
+        return sum(1 for b in population if b is not a and b.score >= a.score and
+                   (b.latency_ms if b.latency_ms is not None else math.inf) <= la and
+                   (b.score > a.score or (b.latency_ms or math.inf) < la))
+
+    return max(range(len(population)), key=lambda i: (dominated_by(i), -population[i].score))
