@@ -2,12 +2,17 @@
 
 Profiles are YAML files in ``device_profiles/`` (the project's, or one in the working directory,
 or any path given as the device name). ``NAME:VARIANT`` selects a variant that overrides some
-keys, e.g. ``t4:fp16``. Validation names the file and the key that is wrong.
+keys, e.g. ``t4:fp16``. A profile is read as UTF-8 and validated whole on load, its variants
+included: every key's type and range, a known backend, and a plain ``name`` (it becomes a file
+name, ``latency_tables/{name}.parquet``, so it can hold no path separator). Every problem is a
+:class:`~zenbench.errors.ProfileError` naming the file and the key.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -15,16 +20,23 @@ from typing import Any
 import yaml
 
 from zenbench.backends.base import BackendSettings, get_backend
-from zenbench.errors import UnknownNameError, ZenbenchError
+from zenbench.errors import ProfileError, UnknownNameError
 from zenbench.measure import TimingRules
+from zenbench.space.limits import DEFAULT_LIMITS
 
 PROJECT_PROFILES = Path(__file__).resolve().parent.parent / "device_profiles"
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 SPACES = ("xxbl", "idw", "nb201")
 
 
-class DeviceProfileError(ZenbenchError):
-    """A device profile that does not validate."""
+#: the earlier name of :class:`~zenbench.errors.ProfileError`, kept for existing imports
+DeviceProfileError = ProfileError
+#: a profile's or a variant's name: a plain file-name stem (no path separators, no leading dot)
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+VARIANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_NAME_LENGTH = 64
+MAX_PROFILE_BYTES = 1 * 2**20
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,8 @@ class SpaceTarget:
 
 @dataclass(frozen=True)
 class DeviceProfile:
+    """A validated device profile (see :func:`parse_profile`); ``source`` is the file it came from."""
+
     name: str
     description: str
     backend: str
@@ -89,7 +103,7 @@ def load_device(name: str) -> DeviceProfile:
     """A profile by name (``cpu``, ``t4:fp16``) or by path to a YAML file."""
     base, _, variant = name.partition(":")
     path = Path(base)
-    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
+    if not (path.suffix in (".yaml", ".yml") and _is_file(path)):
         files = profile_files()
         if base not in files:
             raise UnknownNameError("device", base, files) from None
@@ -98,61 +112,101 @@ def load_device(name: str) -> DeviceProfile:
     if variant:
         if variant not in profile.variants:
             known = ", ".join(f"{profile.name}:{v}" for v in profile.variants) or "none"
-            raise DeviceProfileError(f"device {profile.name!r} has no variant {variant!r} (variants: {known})")
+            raise ProfileError(f"device {profile.name!r} has no variant {variant!r} (variants: {known})")
         overrides = profile.variants[variant]
-        profile = replace(profile, name=f"{profile.name}:{variant}", **_validated(overrides, path, partial=True))
+        values = _validated(overrides, path, partial=True, prefix=f"variants.{variant}.")
+        profile = replace(profile, name=f"{profile.name}:{variant}", **values)
     return profile
 
 
-def parse_profile(path: Path) -> DeviceProfile:
+def _is_file(path: Path) -> bool:
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise DeviceProfileError(f"{path}: not valid YAML: {error}") from None
+        return path.is_file()
+    except (OSError, ValueError):  # a name the OS cannot look up (too long, NUL bytes)
+        return False
+
+
+def read_profile_text(path: Path) -> str:
+    """The file's text, decoded as UTF-8; a :class:`ProfileError` naming the file otherwise."""
+    try:
+        if path.stat().st_size > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{path}: over {MAX_PROFILE_BYTES // 2**20} MiB; a device profile is a short YAML file")
+        data = path.read_bytes()
+    except OSError as error:
+        raise ProfileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ProfileError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+                           "save it as UTF-8") from None
+
+
+def parse_profile(path: Path) -> DeviceProfile:
+    """Read and validate one profile file, its variants included."""
+    path = Path(path)
+    text = read_profile_text(path)
+    try:
+        raw = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError) as error:
+        raise ProfileError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(raw, dict):
-        raise DeviceProfileError(f"{path}: expected a mapping of keys (name, backend, precision, batch, …)")
+        raise ProfileError(f"{path}: expected a mapping of keys (name, backend, precision, batch, …)")
     values = _validated(raw, path, partial=False)
+    for variant, overrides in values.get("variants", {}).items():
+        _validated(overrides, path, partial=True, prefix=f"variants.{variant}.")
     return DeviceProfile(source=str(path), **values)
 
 
 _REQUIRED = ("name", "backend", "precision", "batch")
 _KNOWN = {"name", "description", "backend", "precision", "batch", "per_image", "threads", "options", "spaces", "timing",
           "variants"}
+_NOT_IN_VARIANTS = {"name", "variants"}
+_SCALARS = (str, int, float, bool, type(None))
+_AT_LEAST_ONE = {"min_runs", "max_runs", "rounds", "network_rounds", "network_min_runs"}
 
 
-def _validated(raw: dict[str, Any], path: Path, partial: bool) -> dict[str, Any]:
-    def fail(key: str, problem: str) -> DeviceProfileError:
-        return DeviceProfileError(f"{path}: key {key!r}: {problem}")
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
-    unknown = set(raw) - _KNOWN
-    if unknown:
-        raise fail(sorted(unknown)[0], f"unknown key; known keys: {', '.join(sorted(_KNOWN))}")
+
+def _validated(raw: dict[Any, Any], path: Path, partial: bool, prefix: str = "") -> dict[str, Any]:
+    """The constructor arguments of a profile (all of them, or a variant's overrides if ``partial``)."""
+
+    def fail(key: object, problem: str) -> ProfileError:
+        return ProfileError(f"{path}: key {prefix + str(key)!r}: {problem}")
+
+    for key in raw:
+        if not isinstance(key, str) or key not in _KNOWN:
+            raise fail(key, f"unknown key; known keys: {', '.join(sorted(_KNOWN))}")
+        if partial and key in _NOT_IN_VARIANTS:
+            raise fail(key, "a variant cannot change it")
     if not partial:
         for key in _REQUIRED:
             if key not in raw:
                 raise fail(key, "missing")
     out: dict[str, Any] = {}
     if "name" in raw:
-        if not isinstance(raw["name"], str) or not raw["name"]:
-            raise fail("name", "must be a non-empty string")
-        out["name"] = raw["name"]
+        name = raw["name"]
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
+            raise fail("name", f"must be a plain name of at most {MAX_NAME_LENGTH} characters (letters, digits, "
+                               f"'.', '_', ':', '-'; starting with a letter or digit), got {name!r}")
+        out["name"] = name
     if "description" in raw or not partial:
-        out["description"] = str(raw.get("description", ""))
+        description = raw.get("description", "")
+        if not isinstance(description, str):
+            raise fail("description", f"must be a string, got {description!r}")
+        out["description"] = description
     if "backend" in raw:
-        import zenbench.backends  # noqa: F401
-        from zenbench.backends.base import BACKENDS
-
-        if raw["backend"] not in BACKENDS:
-            raise fail("backend", f"{raw['backend']!r} is not a backend; known: {', '.join(BACKENDS.names())}")
-        out["backend"] = raw["backend"]
+        out["backend"] = _backend(raw["backend"], fail)
     if "precision" in raw:
-        if raw["precision"] not in PRECISIONS:
+        if not isinstance(raw["precision"], str) or raw["precision"] not in PRECISIONS:
             raise fail("precision", f"{raw['precision']!r} is not one of {', '.join(PRECISIONS)}")
         out["precision"] = raw["precision"]
     if "batch" in raw:
-        if not isinstance(raw["batch"], int) or isinstance(raw["batch"], bool) or raw["batch"] < 1:
-            raise fail("batch", f"must be a positive integer, got {raw['batch']!r}")
-        out["batch"] = raw["batch"]
+        batch = raw["batch"]
+        if not _is_int(batch) or not 1 <= batch <= DEFAULT_LIMITS.max_batch:
+            raise fail("batch", f"must be a positive integer up to {DEFAULT_LIMITS.max_batch}, got {batch!r}")
+        out["batch"] = batch
     if "per_image" in raw or not partial:
         per_image = raw.get("per_image", False)
         if not isinstance(per_image, bool):
@@ -162,29 +216,68 @@ def _validated(raw: dict[str, Any], path: Path, partial: bool) -> dict[str, Any]
         threads = raw.get("threads")
         if threads == "auto":
             threads = os.cpu_count() or 1
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise fail("threads", f"must be a positive integer, 'auto' or null, got {threads!r}")
+        if threads is not None and (not _is_int(threads) or not 1 <= threads <= MAX_THREADS):
+            raise fail("threads", f"must be a positive integer up to {MAX_THREADS}, 'auto' or null, got {threads!r}")
         out["threads"] = threads
     if "options" in raw or not partial:
-        options = raw.get("options") or {}
-        if not isinstance(options, dict):
-            raise fail("options", "must be a mapping")
-        out["options"] = options
+        out["options"] = _options(raw.get("options") or {}, fail)
     if "spaces" in raw or not partial:
-        spaces = []
-        for entry in raw.get("spaces") or []:
-            if not isinstance(entry, dict) or entry.get("space") not in SPACES or not isinstance(entry.get("resolution"), int):
-                raise fail("spaces", f"each entry needs space ({', '.join(SPACES)}) and an integer resolution, got {entry!r}")
-            spaces.append(SpaceTarget(entry["space"], entry["resolution"]))
-        out["spaces"] = tuple(spaces)
+        out["spaces"] = _spaces(raw.get("spaces") or [], fail)
     if "timing" in raw or not partial:
-        timing = raw.get("timing") or {}
-        names = {f.name for f in fields(TimingRules)}
-        if not isinstance(timing, dict) or set(timing) - names:
-            raise fail("timing", f"must be a mapping with keys among {', '.join(sorted(names))}")
-        out["timing"] = TimingRules(**timing)
+        out["timing"] = _timing(raw.get("timing") or {}, fail)
     if "variants" in raw:
-        if not isinstance(raw["variants"], dict):
-            raise fail("variants", "must map a variant name to the keys it overrides")
-        out["variants"] = raw["variants"]
+        variants = raw["variants"]
+        if not isinstance(variants, dict) or not all(
+                isinstance(k, str) and VARIANT_PATTERN.fullmatch(k) and isinstance(v, dict) for k, v in variants.items()):
+            raise fail("variants", "must map a plain variant name (letters, digits, '.', '_', '-') to the keys it "
+                                   "overrides")
+        out["variants"] = variants
     return out
+
+
+def _backend(backend: Any, fail: Any) -> str:
+    import zenbench.backends  # noqa: F401  (registers every backend)
+    from zenbench.backends.base import BACKENDS
+
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise fail("backend", f"{backend!r} is not a backend; known: {', '.join(BACKENDS.names())}")
+    return backend
+
+
+def _options(options: Any, fail: Any) -> dict[str, Any]:
+    if not isinstance(options, dict):
+        raise fail("options", "must be a mapping")
+    for key, value in options.items():
+        if not isinstance(key, str):
+            raise fail("options", f"option names must be strings, got {key!r}")
+        if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
+            raise fail(f"options.{key}", f"must be a string, number, true/false or null, got {value!r}")
+    return options
+
+
+def _spaces(entries: Any, fail: Any) -> tuple[SpaceTarget, ...]:
+    if not isinstance(entries, list):
+        raise fail("spaces", "must be a list of {space, resolution} entries")
+    spaces = []
+    limit = DEFAULT_LIMITS.max_resolution
+    for entry in entries:
+        if (not isinstance(entry, dict) or set(entry) != {"space", "resolution"} or entry["space"] not in SPACES
+                or not _is_int(entry["resolution"]) or not 1 <= entry["resolution"] <= limit):
+            raise fail("spaces", f"each entry needs space ({', '.join(SPACES)}) and an integer resolution from 1 to "
+                                 f"{limit}, got {entry!r}")
+        spaces.append(SpaceTarget(entry["space"], entry["resolution"]))
+    return tuple(spaces)
+
+
+def _timing(timing: Any, fail: Any) -> TimingRules:
+    defaults = {f.name: f.default for f in fields(TimingRules)}
+    if not isinstance(timing, dict) or not all(isinstance(k, str) and k in defaults for k in timing):
+        raise fail("timing", f"must be a mapping with keys among {', '.join(sorted(defaults))}")
+    for key, value in timing.items():
+        whole = _is_int(defaults[key])
+        number = _is_int(value) or (not whole and isinstance(value, float) and math.isfinite(value))
+        least = 1 if key in _AT_LEAST_ONE else 0
+        if not number or value < least:
+            kind = "an integer" if whole else "a number"
+            raise fail(f"timing.{key}", f"must be {kind} of at least {least}, got {value!r}")
+    return TimingRules(**timing)

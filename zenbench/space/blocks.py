@@ -119,12 +119,14 @@ class BlockType(ABC):
         return None
 
     def units(self, spec: BlockSpec) -> tuple[Unit, ...]:
-        units: list[Unit] = []
-        in_channels, stride = spec.in_channels, spec.stride
-        for index in range(spec.sub_layers):
-            units.extend(self.sub_layer_units(spec, in_channels, stride, first=index == 0))
-            in_channels, stride = spec.out_channels, 1
-        return tuple(units)
+        """The first sub-layer's units, then the same (immutable) units of each further sub-layer."""
+        if spec.sub_layers < 1:
+            return ()
+        first = self.sub_layer_units(spec, spec.in_channels, spec.stride, first=True)
+        if spec.sub_layers == 1:
+            return tuple(first)
+        rest = self.sub_layer_units(spec, spec.out_channels, 1, first=False)
+        return tuple(first + rest * (spec.sub_layers - 1))
 
     @abstractmethod
     def sub_layer_units(self, spec: BlockSpec, in_channels: int, stride: int, first: bool) -> list[Unit]:

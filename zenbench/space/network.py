@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from zenbench.space.allocation import check_allocation
+from zenbench.space.limits import Limits
 from zenbench.space.spec import NetworkSpec
 from zenbench.space.units import BN, SE, Conv, Layer, ReLU, Shortcut, Unit
 
@@ -116,8 +118,15 @@ def build_unit(unit: Unit, *, residual: bool, bn: bool, se: bool) -> ResidualUni
 
 
 def build_model(spec: NetworkSpec | str, num_classes: int = 1000, *, residual: bool = True, bn: bool = True,
-                se: bool = False) -> ZenNet:
-    """``NetworkSpec`` (or structure string) -> :class:`ZenNet`."""
+                se: bool = False, resolution: int | None = None, batch: int = 1,
+                limits: Limits | None = None) -> ZenNet:
+    """``NetworkSpec`` (or structure string) -> :class:`ZenNet`.
+
+    :func:`~zenbench.space.allocation.check_allocation` runs first, against ``limits`` (default
+    :class:`~zenbench.space.limits.Limits`): the parameters always, the activation memory of
+    ``batch`` images when the caller says the ``resolution`` it will feed.
+    """
     if isinstance(spec, str):
-        spec = NetworkSpec.parse(spec)
+        spec = NetworkSpec.parse(spec, limits=limits)
+    check_allocation(spec, resolution, batch, limits, num_classes=num_classes, residual=residual, bn=bn, se=se)
     return ZenNet(spec, num_classes, residual=residual, bn=bn, se=se)

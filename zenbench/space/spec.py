@@ -22,6 +22,8 @@ from typing import Literal
 
 from zenbench.errors import SpecError
 from zenbench.space.blocks import BlockSpec
+from zenbench.space.limits import Limits
+from zenbench.space.parser import parse_blocks
 from zenbench.space.units import BN, SE, Conv, Layer, Shortcut, Unit
 
 Convention = Literal["exact", "paper"]
@@ -67,10 +69,9 @@ class NetworkSpec:
                 )
 
     @classmethod
-    def parse(cls, text: str) -> NetworkSpec:
-        from zenbench.space.grammar import parse_structure
-
-        return parse_structure(text)
+    def parse(cls, text: str, *, limits: Limits | None = None) -> NetworkSpec:
+        """The same as :func:`zenbench.space.grammar.parse_structure`."""
+        return cls(parse_blocks(text, limits))
 
     def __str__(self) -> str:
         return "".join(str(block) for block in self.blocks)
@@ -110,6 +111,8 @@ class NetworkSpec:
         """Per-block input/output resolution, MACs and params."""
         if convention not in ("exact", "paper"):
             raise SpecError(f"unknown counting convention {convention!r}; use 'exact' or 'paper'")
+        if resolution < 1:
+            raise SpecError(f"resolution must be a positive number of pixels, got {resolution!r}; pass e.g. 224")
         shapes = []
         for index, block in enumerate(self.blocks):
             res_in = resolution
