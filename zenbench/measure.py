@@ -2,7 +2,10 @@
 
 A :class:`Measurement` keeps the raw samples and derives the statistics every printed number
 needs (median, mean, p10/p90, IQR, CV); :func:`environment` describes the machine and library
-versions, so a number is never separated from what produced it.
+versions, so a number is never separated from what produced it. :func:`measure` also reads the
+host's load average before and after timing: a measurement taken while other processes crowd the
+cores is flagged ``busy`` with the reason (:func:`busy_warning` renders it), never reported as the
+device's latency without a word.
 """
 
 from __future__ import annotations
@@ -51,6 +54,15 @@ class Measurement:
     @property
     def noisy(self) -> bool:
         return bool(self.context.get("noisy", False))
+
+    @property
+    def busy(self) -> bool:
+        """Whether the host was crowded while this was timed (see :func:`measure`)."""
+        return bool(self.context.get("busy", False))
+
+    @property
+    def busy_reason(self) -> str | None:
+        return self.context.get("busy_reason") if self.busy else None
 
     def percentile(self, q: float) -> float:
         if not self.samples:
@@ -144,11 +156,63 @@ class TimingRules:
         return replace(self, rounds=self.network_rounds, min_runs=min(self.min_runs, self.network_min_runs))
 
 
+#: a host whose 1-minute load average exceeds this many runnable threads per usable core is busy: the
+#: timed process itself accounts for up to one per core, the rest is other work competing for them
+BUSY_LOAD_PER_CORE = 1.5
+
+
+@dataclass(frozen=True)
+class HostLoad:
+    """The host's 1-minute load average and the cores this process may run on."""
+
+    load: float
+    cores: int
+
+    @property
+    def busy(self) -> bool:
+        return self.load > BUSY_LOAD_PER_CORE * self.cores
+
+
+def host_load() -> HostLoad | None:
+    """This host's load now, or None where the OS does not report a load average."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return HostLoad(float(load), max(1, cores))
+
+
+def load_context(before: HostLoad | None, after: HostLoad | None) -> dict[str, Any]:
+    """The context fields of the load around a measurement: ``host_load`` (before, after), ``cores``,
+    ``busy`` and, when busy, ``busy_reason``."""
+    seen = [x for x in (before, after) if x is not None]
+    if not seen:
+        return {}
+    worst = max(seen, key=lambda x: x.load / x.cores)
+    context: dict[str, Any] = {"host_load": [x.load if x else None for x in (before, after)], "cores": worst.cores,
+                               "busy": worst.busy}
+    if worst.busy:
+        context["busy_reason"] = f"load {worst.load:.1f} on {worst.cores} core{'s' if worst.cores != 1 else ''}"
+    return context
+
+
+def busy_warning(m: Measurement) -> str | None:
+    """The line to print under a measurement taken on a busy host, or None when the host was quiet."""
+    if not m.busy:
+        return None
+    return (f"host busy: {m.busy_reason or 'other processes competed for the cores'}; the figure is not this "
+            f"device's latency — re-run on a quiet host")
+
+
 def measure(fn: Callable[[], object], rules: TimingRules = TimingRules(), *,
             sync: Callable[[], object] | None = None, timer: Callable[[Callable[[], object]], float] | None = None,
-            context: dict[str, Any] | None = None) -> Measurement:
+            context: dict[str, Any] | None = None, watch_host: bool = True) -> Measurement:
     """Time ``fn`` under ``rules``. ``sync`` runs before each clock read (e.g. a GPU synchronise);
-    ``timer`` replaces the wall clock for one call (e.g. CUDA events) and returns seconds."""
+    ``timer`` replaces the wall clock for one call (e.g. CUDA events) and returns seconds. With
+    ``watch_host`` the load average is read before and after, and a crowded host flags the result
+    ``busy`` (:func:`load_context`); the samples are the same either way."""
+    load_before = host_load() if watch_host else None
 
     def one_call() -> float:
         if timer is not None:
@@ -188,7 +252,8 @@ def measure(fn: Callable[[], object], rules: TimingRules = TimingRules(), *,
         if best.spread <= rules.max_spread:
             break
     assert best is not None
-    return Measurement(best.samples, {**best.context, "noisy": best.spread > rules.max_spread})
+    load = load_context(load_before, host_load()) if watch_host else {}
+    return Measurement(best.samples, {**best.context, "noisy": best.spread > rules.max_spread, **load})
 
 
 def median_instance(measurements: list[Measurement]) -> Measurement:
@@ -206,9 +271,12 @@ def median_instance(measurements: list[Measurement]) -> Measurement:
     if len(ordered) == 1:
         return middle
     medians = [m.median for m in measurements]
-    return Measurement(middle.samples, {**middle.context, "instance_medians": medians,
-                                        "instance_spread": (max(medians) - min(medians)) / middle.median},
-                       middle.reported)
+    context = {**middle.context, "instance_medians": medians,
+               "instance_spread": (max(medians) - min(medians)) / middle.median}
+    busy = [m for m in measurements if m.busy]
+    if busy:  # one crowded instance is enough to doubt the choice among them
+        context.update(busy=True, busy_reason=busy[0].busy_reason)
+    return Measurement(middle.samples, context, middle.reported)
 
 
 def time_calls(fn: Callable[[], object], *, runs: int = 10, warmup: int = 1, min_seconds: float = 0.0) -> Measurement:

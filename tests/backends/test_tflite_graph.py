@@ -62,7 +62,7 @@ def test_written_models_run_with_nhwc_inputs_and_the_expected_outputs() -> None:
 
 def test_a_written_network_is_what_litert_torch_converts() -> None:
     pytest.importorskip("litert_torch", reason="needs litert-torch (the tflite extra)")
-    from zenbench.export.tflite_convert import to_tflite
+    from zenbench.backends.tflite_convert import to_tflite
     from zenbench.space.network import build_model
 
     spec = NetworkSpec.parse(EVERY_CASE)

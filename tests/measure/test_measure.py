@@ -87,3 +87,48 @@ def test_devices_that_time_one_long_round_keep_it_for_networks() -> None:
         assert rules.for_networks() == rules
     cpu = load_device("cpu").timing
     assert cpu.for_networks().rounds > cpu.rounds and cpu.for_networks().min_seconds == cpu.min_seconds
+
+
+def crowd(monkeypatch: pytest.MonkeyPatch, load: float, cores: int = 2) -> None:
+    """Make this host report ``load`` (1-minute load average) on ``cores`` usable cores."""
+    import os
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+
+
+def test_a_measurement_on_a_busy_host_says_so_with_the_same_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zenbench.measure import busy_warning
+
+    calls = [1.0] * 22
+    crowd(monkeypatch, 1.2)
+    quiet = measure(lambda: None, RULES, timer=fake_timer(calls))
+    crowd(monkeypatch, 20.1)
+    busy = measure(lambda: None, RULES, timer=fake_timer(calls))
+    assert not quiet.busy and busy_warning(quiet) is None and quiet.context["host_load"] == [1.2, 1.2]
+    assert busy.busy and busy.context["cores"] == 2
+    assert busy_warning(busy) == ("host busy: load 20.1 on 2 cores; the figure is not this device's latency — "
+                                  "re-run on a quiet host")
+    assert busy.samples == quiet.samples and busy.summary() == quiet.summary()  # only the flag differs
+
+
+def test_load_is_judged_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    crowd(monkeypatch, 20.1, cores=16)  # 1.3 per core: the timed process and a few neighbours
+    assert not measure(lambda: None, RULES, timer=fake_timer([1.0] * 22)).busy
+    crowd(monkeypatch, 3.5, cores=2)
+    assert measure(lambda: None, RULES, timer=fake_timer([1.0] * 22)).busy
+
+
+def test_a_device_off_this_host_is_not_judged_by_its_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    crowd(monkeypatch, 20.1)
+    m = measure(lambda: None, RULES, timer=fake_timer([1.0] * 22), watch_host=False)
+    assert not m.busy and "host_load" not in m.context
+
+
+def test_one_busy_instance_flags_the_median_instance() -> None:
+    from zenbench.measure import busy_warning
+
+    busy = Measurement((0.021,) * 5, {"busy": True, "busy_reason": "load 9.0 on 2 cores"})
+    chosen = median_instance([busy, Measurement((0.015,) * 5), Measurement((0.017,) * 5)])
+    assert chosen.median == pytest.approx(0.017) and chosen.busy
+    assert busy_warning(chosen).startswith("host busy: load 9.0 on 2 cores;")

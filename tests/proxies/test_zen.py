@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 import torch
@@ -56,7 +57,11 @@ def test_same_seed_same_score_other_seed_other_score() -> None:
 
 def test_repeats_are_independent_draws_unless_asked_to_accumulate() -> None:
     fresh = score(SMALL, "zen", resolution=32, batch_size=8, repeat=4, seed=0)
-    assert len(fresh.values) == 4 and fresh.std > 0 and fresh.ci95 == pytest.approx(1.96 * fresh.std / 2)
+    # the 95 % interval is Student-t over the 4 repeats (it was 1.96·σ/√n before issue #29)
+    from scipy.stats import t
+
+    assert len(fresh.values) == 4 and fresh.std > 0
+    assert fresh.ci95 == pytest.approx(t.ppf(0.975, 3) * statistics.stdev(fresh.values) / 2)
     # the stand-alone script's accumulation inflates later repeats' BN term
     accumulated = score(SMALL, "zen", resolution=32, batch_size=8, repeat=4, seed=0, fresh_bn_stats=False)
     assert accumulated.values[0] == pytest.approx(fresh.values[0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -121,6 +122,25 @@ def parse_ort_perf_test(text: str) -> Measurement:
     return Measurement((), {"tool": "onnxruntime_perf_test"}, reported)
 
 
+def shell_command(*words: object) -> str:
+    """One command line for the phone's shell, every word quoted: a profile's values (a binary path, a CPU
+    mask) reach ``sh -c`` on the phone as single arguments, never as shell syntax."""
+    return " ".join(shlex.quote(str(word)) for word in words)
+
+
+def benchmark_command(remote_model: str, settings: BackendSettings, rules: TimingRules) -> str:
+    """The ``benchmark_model`` command line for a pushed model, pinned with ``taskset`` to the profile's
+    ``cpu_mask`` when it names one."""
+    options = settings.options
+    mask = options.get("cpu_mask")
+    words: list[object] = ["taskset", mask] if mask not in (None, "") else []
+    words += [options.get("benchmark_binary", "/data/local/tmp/benchmark_model"), f"--graph={remote_model}",
+              f"--num_threads={settings.threads or 1}", f"--warmup_runs={rules.warmup_runs}",
+              f"--warmup_min_secs={rules.warmup_seconds}", f"--num_runs={rules.min_runs}",
+              f"--min_secs={rules.min_seconds}", f"--use_xnnpack={'true' if options.get('xnnpack', True) else 'false'}"]
+    return shell_command(*words)
+
+
 class AdbBackend(Backend):
     name = "adb"
     install_hint = "install Android platform-tools (adb) and connect the phone with USB debugging on"
@@ -170,18 +190,12 @@ class AdbBackend(Backend):
                 raise AdbError(f"adb push failed: {pushed.stderr.strip()[-500:]}")
         context = {"backend": self.name, "precision": settings.precision, "batch": workload.input_shape[0],
                    "threads": settings.threads, "remote_model": remote}
-        return Runnable(lambda: None, context, close=lambda: self._shell(settings, f"rm -f {remote}"))
+        return Runnable(lambda: None, context, close=lambda: self._shell(settings, shell_command("rm", "-f", remote)))
 
     def time(self, runnable: Runnable, rules: TimingRules, settings: BackendSettings | None = None) -> Measurement:
         settings = settings or BackendSettings(threads=runnable.context.get("threads") or 1)
-        options = settings.options
-        binary = options.get("benchmark_binary", "/data/local/tmp/benchmark_model")
-        mask = options.get("cpu_mask")
-        command = (f"{'taskset ' + str(mask) + ' ' if mask else ''}{binary} --graph={runnable.context['remote_model']} "
-                   f"--num_threads={settings.threads or 1} --warmup_runs={rules.warmup_runs} "
-                   f"--warmup_min_secs={rules.warmup_seconds} --num_runs={rules.min_runs} "
-                   f"--min_secs={rules.min_seconds} --use_xnnpack={'true' if options.get('xnnpack', True) else 'false'}")
-        time.sleep(float(options.get("cooldown_seconds", 0)))
+        command = benchmark_command(runnable.context["remote_model"], settings, rules)
+        time.sleep(float(settings.options.get("cooldown_seconds", 0)))
         run = parse_benchmark_model(self._shell(settings, command))[-1]
         return run.measurement(runnable.context)
 

@@ -83,7 +83,8 @@ class Backend(ABC):
     def time(self, runnable: Runnable, rules: TimingRules) -> Measurement:
         from zenbench.measure import measure
 
-        return measure(runnable, rules, sync=runnable.sync, timer=runnable.timer, context=runnable.context)
+        return measure(runnable, rules, sync=runnable.sync, timer=runnable.timer, context=runnable.context,
+                       watch_host=self.shared_host)
 
     def time_instances(self, workload: Workload, settings: BackendSettings, rules: TimingRules,
                        instances: int = 1) -> Measurement:

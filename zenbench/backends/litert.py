@@ -16,17 +16,19 @@ class LiteRTBackend(Backend):
     install_hint = "pip install 'zenbench[tflite]' (ai-edge-litert and litert-torch)"
 
     def available(self, settings: BackendSettings) -> str | None:
-        from importlib.util import find_spec
+        from zenbench.backends.tflite_convert import converter_missing, interpreter_missing
 
-        if find_spec("ai_edge_litert") is None:
-            return f"the LiteRT interpreter is not installed ({self.install_hint})"
+        missing = interpreter_missing()
+        if missing:
+            return missing
         if settings.precision != "fp32":
             return f"precision {settings.precision} is not supported by the LiteRT backend here (fp32)"
-        from zenbench.export.tflite_convert import converter_missing
-
         return converter_missing()
 
     def interpreter(self, model: bytes | str | Path, settings: BackendSettings):
+        from zenbench.backends.tflite_convert import require_tflite
+
+        require_tflite(converter=False)  # before the import: a missing extra is one line, not a traceback
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         kwargs = {"num_threads": settings.threads or 1}
@@ -44,7 +46,7 @@ class LiteRTBackend(Backend):
         if workload.make_tflite is not None:
             data = workload.make_tflite()
         elif workload.make_torch is not None:
-            from zenbench.export.tflite_convert import to_tflite
+            from zenbench.backends.tflite_convert import to_tflite
 
             data = to_tflite(workload.make_torch(), workload.input_shape)
         else:

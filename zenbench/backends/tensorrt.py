@@ -26,11 +26,13 @@ class TensorRTBackend(Backend):
         import torch
 
         if not torch.cuda.is_available():  # check first: creating TensorRT objects without a GPU can crash
-            return "no CUDA GPU visible (TensorRT needs an NVIDIA GPU, its driver and a CUDA build of torch)"
+            return ("no CUDA GPU visible: TensorRT needs an NVIDIA GPU with its driver and a CUDA build of torch; "
+                    "connect one, then pip install 'zenbench[tensorrt]'")
         try:
             import tensorrt as trt
-        except ImportError as error:
-            return f"TensorRT is not installed or its libraries are missing ({error}); {self.install_hint}"
+        except ImportError as error:  # only this check imports tensorrt before require() has passed
+            detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return f"TensorRT is not installed or its libraries are missing ({detail}); {self.install_hint}"
         if int(trt.__version__.split(".")[0]) >= 11 and settings.precision in ("fp16", "int8"):
             return (f"TensorRT {trt.__version__} removed the fp16/int8 builder flags and calibrators; install "
                     "tensorrt>=10,<11 (or give a Q/DQ-quantised ONNX model)")
@@ -41,6 +43,7 @@ class TensorRTBackend(Backend):
     def build_engine(self, onnx_bytes: bytes, settings: BackendSettings,
                      calibration: Callable[[], Iterator[Any]] | None = None) -> bytes:
         """A serialised engine for this GPU and TensorRT version."""
+        self.require(settings)
         import tensorrt as trt
 
         logger = trt.Logger(trt.Logger.WARNING)
@@ -68,10 +71,10 @@ class TensorRTBackend(Backend):
         return bytes(plan)
 
     def prepare(self, workload: Workload, settings: BackendSettings) -> Runnable:
+        self.require(settings)  # before the import: a missing TensorRT is one line, not a traceback
         import tensorrt as trt
         import torch
 
-        self.require(settings)
         engine_bytes = self.build_engine(workload.make_onnx().SerializeToString(), settings)
         engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(engine_bytes)
         if engine is None:

@@ -3,7 +3,7 @@
 Profiling the LiteRT device times thousands of units; converting each through litert-torch
 (torch.export, decompositions, MLIR) costs 3-10 s a unit here, which made a profile of the default
 grid take hours. Units are simple, so the flatbuffer is written directly, op for op what
-litert-torch emits for the same module (``export.tflite_convert.to_tflite``, checked by a test):
+litert-torch emits for the same module (``backends.tflite_convert.to_tflite``, checked by a test):
 
 - NHWC activations; BN folded into the convolution's bias; a ReLU after a convolution or the
   residual ADD fused into it (``fused_activation_function``);

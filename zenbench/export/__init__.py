@@ -5,6 +5,10 @@ says, BN statistics calibrated on random batches, then folded into the convoluti
 the artifact with the format's own tool, runs it on its runtime against the torch model on the
 same random inputs (a failed parity check raises), optionally times it on a device, and writes a
 manifest next to it. Formats register in ``EXPORTERS``: one file each.
+
+The artifact and its manifest are written into a staging folder and committed together
+(``export.staging``): an export killed at any point leaves the folder's old artifact/manifest pair
+or the new one, and a manifest never describes a file it did not write.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch
 from torch import nn
 
 from zenbench.errors import ZenbenchError
+from zenbench.export import staging
 from zenbench.export.parity import Parity, compare
 from zenbench.fileio import atomic_write_text
 from zenbench.registry import Registry
@@ -56,6 +61,9 @@ class Artifact:
 Exporter = Callable[[ExportContext], Artifact]
 EXPORTERS: Registry[Exporter] = Registry("export format")
 PRECISIONS = {"onnx": ("fp32", "int8"), "ort": ("fp32",), "tflite": ("fp32",), "tensorrt": ("fp32", "fp16", "int8")}
+#: per format, a check run before anything is built or written: raises ``BackendUnavailable`` (one line
+#: naming the package to install or the hardware to connect) when the format's runtime is missing
+REQUIREMENTS: dict[str, Callable[[str], None]] = {}
 
 
 def deployable(spec: Any, num_classes: int, *, se: bool, resolution: int, seed: int = 0) -> nn.Module:
@@ -115,11 +123,39 @@ def export(network: Any, fmt: str, *, precision: str = "fp32", out_dir: Path = P
     exporter = EXPORTERS.get(fmt)
     if precision not in PRECISIONS[fmt]:
         raise ZenbenchError(f"{fmt} export supports {', '.join(PRECISIONS[fmt])}, not {precision}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if fmt in REQUIREMENTS:
+        REQUIREMENTS[fmt](precision)
+    from zenbench.space.allocation import check_allocation
+
+    # BN calibration runs batches of 8, parity ``samples`` images: refuse an oversize network before building it
+    check_allocation(network, resolution, max(8, samples), num_classes=num_classes, residual=True, se=se)
+    out_dir = Path(out_dir)
+    staging.recover(out_dir)  # finish (or clear away) what a killed export left here
+    folder = staging.stage(out_dir)
+    try:
+        artifact, parity, manifest = _export_into(folder, network, fmt, exporter, precision=precision,
+                                                  resolution=resolution, num_classes=num_classes, se=se, name=name,
+                                                  samples=samples, seed=seed)
+        if measure_on is not None:
+            manifest["latency"] = measure_artifact(artifact, fmt, measure_on, budget_ms, predicted_ms)
+        atomic_write_text(staging.manifest_path(artifact.path), json.dumps(manifest, indent=2))
+    except BaseException:
+        staging.discard(folder)  # the folder keeps its old pair; nothing of this export is shown
+        raise
+    # a failed parity check is committed too: its manifest records the failure, then the export raises
+    staging.commit(folder, out_dir)
+    parity.check(str(out_dir / artifact.path.name))
+    return manifest
+
+
+def _export_into(folder: Path, network: Any, fmt: str, exporter: Exporter, *, precision: str, resolution: int,
+                 num_classes: int, se: bool, name: str, samples: int,
+                 seed: int) -> tuple[Artifact, Parity, dict[str, Any]]:
+    """Write the artifact into ``folder``, check its parity; the manifest describing it (not yet written)."""
     model = deployable(network, num_classes, se=se, resolution=resolution, seed=seed)
     shape = (1, network.in_channels, resolution, resolution)
     inputs = np.random.default_rng(seed).standard_normal((samples, *shape[1:]), dtype=np.float32)
-    context = ExportContext(model, shape, out_dir, name, precision, inputs)
+    context = ExportContext(model, shape, folder, name, precision, inputs)
     started = time.perf_counter()
     artifact = exporter(context)
     seconds = time.perf_counter() - started
@@ -131,11 +167,7 @@ def export(network: Any, fmt: str, *, precision: str = "fp32", out_dir: Path = P
         "resolution": resolution, "runtime": artifact.runtime, "export_seconds": seconds, "versions": versions(),
         "parity": parity.as_dict(), **{k: v for k, v in artifact.extra.items() if k != "input_layout"},
     }
-    if measure_on is not None:
-        manifest["latency"] = measure_artifact(artifact, fmt, measure_on, budget_ms, predicted_ms)
-    atomic_write_text(artifact.path.with_name(artifact.path.name + ".manifest.json"), json.dumps(manifest, indent=2))
-    parity.check(str(artifact.path))
-    return manifest
+    return artifact, parity, manifest
 
 
 def measure_artifact(artifact: Artifact, fmt: str, profile: Any, budget_ms: float | None,
@@ -163,7 +195,9 @@ def measure_artifact(artifact: Artifact, fmt: str, profile: Any, budget_ms: floa
     scale = 1000.0 / (profile.batch if profile.per_image else 1)
     stats = m.summary(scale)
     result = {"device": profile.name, "settings": profile.describe(), "environment": environment(profile.threads),
-              "ms": stats, "noisy": m.noisy}
+              "ms": stats, "noisy": m.noisy, "busy": m.busy}
+    if m.busy:
+        result["busy_reason"] = m.busy_reason  # the CLI prints measure.busy_warning(...) under the figure
     if budget_ms is not None:
         result["budget_ms"] = budget_ms
         result["within_budget"] = stats["median"] <= budget_ms

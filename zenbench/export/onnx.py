@@ -41,7 +41,7 @@ def simplify(path: Path) -> None:
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    tmp = path.with_suffix(".simplified.onnx")
+    tmp = path.with_name(f".{path.stem}.simplified.onnx")
     options.optimized_model_filepath = str(tmp)
     options.log_severity_level = 3
     ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -61,15 +61,20 @@ class _RandomBatches:
 
 
 def export_onnx(ctx: ExportContext) -> Artifact:
-    path = write_onnx(ctx, ctx.out_dir / f"{ctx.name}.onnx")
     if ctx.precision == "int8":
         from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
+        # the fp32 graph is an intermediate, left in the staging folder: only the artifact and its manifest are
+        # kept, so an int8 export never replaces an fp32 export's model.onnx behind that export's manifest
+        source = write_onnx(ctx, ctx.out_dir / f"{ctx.name}.fp32-source.onnx")
         quantized = ctx.out_dir / f"{ctx.name}.int8.onnx"
-        quantize_static(str(path), str(quantized), _RandomBatches(ctx.input_shape), quant_format=QuantFormat.QDQ,
+        quantize_static(str(source), str(quantized), _RandomBatches(ctx.input_shape), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
         onnx.checker.check_model(str(quantized))
-        return Artifact(quantized, ort_runner(quantized), "onnxruntime", {"fp32_source": path.name})
+        return Artifact(quantized, ort_runner(quantized), "onnxruntime",
+                        {"opset": OPSET, "quantization": "static QDQ, per-channel int8 weights, int8 activations, "
+                                                         "calibrated on random batches"})
+    path = write_onnx(ctx, ctx.out_dir / f"{ctx.name}.onnx")
     return Artifact(path, ort_runner(path), "onnxruntime", {"opset": OPSET})
 
 

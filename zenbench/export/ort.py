@@ -18,7 +18,7 @@ def export_ort(ctx: ExportContext, style: str = "Fixed") -> Artifact:
     import onnxruntime as ort
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=ctx.out_dir) as tmp:  # same file system: the move below is a rename
         source = write_onnx(ctx, Path(tmp) / f"{ctx.name}.onnx")
         convert_onnx_models_to_ort(source, output_dir=Path(tmp), optimization_styles=[OptimizationStyle[style]])
         produced = next(Path(tmp).glob("*.ort"))

@@ -1,15 +1,29 @@
-"""A TensorRT engine built from the exported ONNX file (fp32, fp16, or int8 with an entropy calibrator)."""
+"""A TensorRT engine built from the exported ONNX graph (fp32, fp16, or int8 with an entropy calibrator).
+
+The ONNX graph is an intermediate: only the engine (and its manifest) is kept.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from zenbench.backends.base import BackendSettings
-from zenbench.export import EXPORTERS, Artifact, ExportContext
+from zenbench.export import EXPORTERS, REQUIREMENTS, Artifact, ExportContext
 from zenbench.export.onnx import write_onnx
+from zenbench.fileio import atomic_write_bytes
+
+
+def require_tensorrt(precision: str) -> None:
+    """Raise a one-line ``BackendUnavailable`` (what to install or connect) unless TensorRT can build here.
+    Nothing of TensorRT is imported before this check has passed."""
+    from zenbench.backends.tensorrt import TensorRTBackend
+
+    TensorRTBackend().require(BackendSettings(precision=precision, batch=1))
 
 
 def export_tensorrt(ctx: ExportContext) -> Artifact:
+    require_tensorrt(ctx.precision)
+    import onnx
     import tensorrt as trt
     import torch
 
@@ -17,17 +31,15 @@ def export_tensorrt(ctx: ExportContext) -> Artifact:
 
     backend = TensorRTBackend()
     settings = BackendSettings(precision=ctx.precision, batch=1)
-    backend.require(settings)
-    onnx_path = write_onnx(ctx, ctx.out_dir / f"{ctx.name}.onnx")
-    import onnx
-
+    onnx_path = write_onnx(ctx, ctx.out_dir / f"{ctx.name}.source.onnx")
     model = onnx.load(str(onnx_path))
+    onnx_path.unlink()
     for dim in model.graph.input[0].type.tensor_type.shape.dim[:1]:
         dim.ClearField("dim_param")
         dim.dim_value = 1  # a static batch of one: no optimisation profile needed
     engine_bytes = backend.build_engine(model.SerializeToString(), settings)
     path = ctx.out_dir / f"{ctx.name}.{ctx.precision}.engine"
-    path.write_bytes(engine_bytes)
+    atomic_write_bytes(path, engine_bytes)
     engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(engine_bytes)
     context = engine.create_execution_context()
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
@@ -51,3 +63,4 @@ def export_tensorrt(ctx: ExportContext) -> Artifact:
 
 
 EXPORTERS.add("tensorrt", export_tensorrt)
+REQUIREMENTS["tensorrt"] = require_tensorrt

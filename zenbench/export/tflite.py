@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from zenbench.export import EXPORTERS, Artifact, ExportContext
-from zenbench.export.tflite_convert import to_tflite
+from zenbench.backends.tflite_convert import require_tflite, to_tflite
+from zenbench.export import EXPORTERS, REQUIREMENTS, Artifact, ExportContext
+from zenbench.fileio import atomic_write_bytes
 
 
 def export_tflite(ctx: ExportContext) -> Artifact:
+    require_tflite()  # before any LiteRT import: without the extra, one line naming it
     from ai_edge_litert.interpreter import Interpreter
 
     path = ctx.out_dir / f"{ctx.name}.tflite"
-    path.write_bytes(to_tflite(ctx.model, ctx.input_shape, channels_last_io=True))
+    atomic_write_bytes(path, to_tflite(ctx.model, ctx.input_shape, channels_last_io=True))
     interpreter = Interpreter(model_path=str(path), num_threads=1)
     interpreter.allocate_tensors()
     detail, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
@@ -29,3 +31,4 @@ def export_tflite(ctx: ExportContext) -> Artifact:
 
 
 EXPORTERS.add("tflite", export_tflite)
+REQUIREMENTS["tflite"] = lambda precision: require_tflite()

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zenbench.errors import ProxyRequirementError
+from zenbench.errors import ProxyRequirementError, SettingError
 from zenbench.proxies import entropy, flops, grad_norm, jacov, naswot, params, snip, synflow, tenas, zen  # noqa: F401 (register)
 from zenbench.proxies.base import (
     ANALYTIC,
@@ -30,6 +30,8 @@ from zenbench.proxies.base import (
     reset_bn_statistics,
     seeded_generators,
 )
+from zenbench.space.allocation import check_allocation
+from zenbench.space.limits import Limits
 from zenbench.space.network import ZenNet, build_model
 from zenbench.space.spec import NetworkSpec
 
@@ -41,7 +43,8 @@ class ScoreResult:
     proxy: str
     mean: float
     std: float
-    ci95: float  # half-width of the 95 % interval of the mean (1.96·σ/√n, as the official code reports)
+    #: half-width of the 95 % interval of the mean, Student-t over the repeats (:func:`t_interval95`); 0 for one
+    ci95: float
     values: tuple[float, ...]
     extras: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
@@ -50,6 +53,26 @@ class ScoreResult:
     def as_dict(self) -> dict[str, Any]:
         return {"proxy": self.proxy, "mean": self.mean, "std": self.std, "ci95": self.ci95, "values": list(self.values),
                 "extras": self.extras, "seconds": self.seconds, "higher_is_better": self.higher_is_better}
+
+
+def t_interval95(values: list[float] | tuple[float, ...]) -> float:
+    """Half-width of the 95 % confidence interval of the mean of ``values``: t(0.975, n-1) · s / √n with the
+    sample standard deviation s. A handful of repeats is the usual case here, where the normal 1.96 would
+    claim far more certainty than n values give (n = 3: t = 4.30). 0.0 for fewer than two values."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, n - 1) * statistics.stdev(values) / math.sqrt(n))
+
+
+def _check_settings(batch_size: int, repeat: int) -> None:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise SettingError(f"batch_size must be a whole number of at least 1, got {batch_size!r}; pass --batch-size 1 "
+                           f"or more (64 is the Zen-NAS setting)")
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+        raise SettingError(f"repeat must be a whole number of at least 1, got {repeat!r}; pass --repeat 1 or more")
 
 
 def list_proxies(pattern: str = "*") -> list[str]:
@@ -78,7 +101,7 @@ def score(network: nn.Module | NetworkSpec | str, proxy: str = "zen", *, input_s
           num_classes: int | None = None, dtype: torch.dtype = torch.float32,
           device: str | torch.device = "cpu",
           feature_fn: FeatureFn | None = None, channels_last: bool | None = None, data: torch.Tensor | None = None,
-          **options: Any) -> ScoreResult:
+          limits: Limits | None = None, **options: Any) -> ScoreResult:
     """Score a network with a registered proxy; ``options`` go to the proxy (e.g. ``gamma``, ``protocol`` for zen).
 
     With ``repeat > 1`` weights and inputs are redrawn each time on the same network (BN running
@@ -88,7 +111,12 @@ def score(network: nn.Module | NetworkSpec | str, proxy: str = "zen", *, input_s
     PyTorch's default init re-draw it per repeat on a
     structure, but keep a given module's own weights. ``channels_last`` defaults to on for structures (measured 1.5-2x faster
     on CPU for small-resolution and depth-wise networks, same values) and off for modules.
+
+    A structure is checked against ``limits`` (``zenbench.space.limits.Limits``: channels, parameters,
+    activation memory for the batch at the resolution) before any module or input is made; a
+    ``batch_size`` or ``repeat`` below 1 is a :class:`SettingError`.
     """
+    _check_settings(batch_size, repeat)
     chosen = PROXIES.get(proxy)
     device = torch.device(device)
     if channels_last is None:
@@ -105,9 +133,12 @@ def score(network: nn.Module | NetworkSpec | str, proxy: str = "zen", *, input_s
 
         resolved = resolve_network(network)
         spec = resolved.spec
-        res = resolution or (input_shape[1] if input_shape else resolved.resolution)
+        res = resolution if resolution is not None else (input_shape[1] if input_shape else resolved.resolution)
         input_shape = input_shape or (spec.in_channels, res, res)
         classes = resolved.num_classes if num_classes is None else num_classes
+        # before anything is built or allocated (an analytic proxy allocates no batch, only counts)
+        check_allocation(spec, input_shape[1], 1 if ANALYTIC in chosen.needs else batch_size, limits,
+                         num_classes=classes, residual=False, se=False)
         if ANALYTIC in chosen.needs:
             with torch.device("meta"):  # analytic proxies never touch weights: do not allocate any
                 model = build_model(spec, classes, residual=False, se=False)
@@ -133,9 +164,10 @@ def score(network: nn.Module | NetworkSpec | str, proxy: str = "zen", *, input_s
     seconds = time.perf_counter() - start
     mean = statistics.fmean(values)
     std = statistics.pstdev(values) if len(values) > 1 else 0.0
-    return ScoreResult(proxy=proxy, mean=mean, std=std, ci95=1.96 * std / math.sqrt(len(values)), values=tuple(values),
+    return ScoreResult(proxy=proxy, mean=mean, std=std, ci95=t_interval95(values), values=tuple(values),
                        extras={k: statistics.fmean(v) for k, v in extras.items()}, seconds=seconds,
                        higher_is_better=chosen.higher_is_better)
 
 
-__all__ = ["PROXIES", "ProxyRequest", "ScoreResult", "build_for_scoring", "get_proxy", "list_proxies", "score"]
+__all__ = ["PROXIES", "ProxyRequest", "ScoreResult", "build_for_scoring", "get_proxy", "list_proxies", "score",
+           "t_interval95"]

@@ -1,4 +1,7 @@
-"""torch -> .tflite through litert-torch (extra ``zenbench[tflite]``).
+"""torch -> .tflite through litert-torch (extra ``zenbench[tflite]``), and whether the TFLite runtime is here.
+
+It lives with the backends because both the LiteRT backend (timing a torch workload) and the
+TFLite export convert with it; an export may use a backend's helper, never the reverse.
 
 litert-torch installs beside torch 2.13 without replacing it and converts the networks of every
 space here (BN folded into the convolutions). Inputs and outputs are made channels-last
@@ -22,13 +25,35 @@ from zenbench.errors import BackendUnavailable
 INSTALL = "pip install 'zenbench[tflite]' (litert-torch and ai-edge-litert)"
 
 
-def converter_missing() -> str | None:
-    """Why conversion cannot run here, or None. Looks the package up without importing it (slow, noisy)."""
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing it (the LiteRT packages are slow and noisy)."""
     from importlib.util import find_spec
 
-    if find_spec("litert_torch") is None:
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module entry set to None
+        return False
+
+
+def interpreter_missing() -> str | None:
+    """Why the LiteRT interpreter cannot run here, or None."""
+    if not _installed("ai_edge_litert"):
+        return f"the LiteRT interpreter ai-edge-litert is not installed ({INSTALL})"
+    return None
+
+
+def converter_missing() -> str | None:
+    """Why torch -> TFLite conversion cannot run here, or None."""
+    if not _installed("litert_torch"):
         return f"the torch -> TFLite converter litert-torch is not installed ({INSTALL})"
     return None
+
+
+def require_tflite(*, converter: bool = True) -> None:
+    """Raise a one-line :class:`BackendUnavailable` naming the extra unless the interpreter (and converter) are here."""
+    reason = interpreter_missing() or (converter_missing() if converter else None)
+    if reason:
+        raise BackendUnavailable(reason)
 
 
 def to_tflite(module: nn.Module, input_shape: tuple[int, ...], *, channels_last_io: bool = True) -> bytes:
