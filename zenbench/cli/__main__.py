@@ -1,0 +1,5 @@
+"""``python -m zenbench.cli``."""
+
+from zenbench.cli.app import main
+
+main()

@@ -1,0 +1,132 @@
+"""The benchmark group: proxies against NAS-Bench-201 accuracy, NB201 search against the oracle, latency fits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zenbench.cli.options import (
+    Dataset,
+    GroundTruthSpace,
+    JsonOption,
+    MeasurementsOption,
+    SeedOption,
+    positive,
+    split_names,
+)
+from zenbench.cli.render import console, err_console, print_json, progress_bar, table
+
+SpaceOption = Annotated[GroundTruthSpace, typer.Option(help="Search space with ground truth.")]
+
+
+def proxies(
+    space: SpaceOption = GroundTruthSpace.nb201,
+    dataset: Annotated[Dataset, typer.Option(help="NAS-Bench-201 dataset whose accuracy to rank against.")
+                       ] = Dataset.cifar10,
+    sample: Annotated[int, typer.Option(min=0, help="Cells to score, drawn at random (0: all 15,625).")] = 1000,
+    seed: SeedOption = 0,
+    proxy: Annotated[str, typer.Option(help="Comma-separated proxies (default: all but tenas, which is slow).")] = "",
+    batch_size: Annotated[int, typer.Option(min=1, help="Inputs per forward pass.")] = 16,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: one per core).")] = None,
+    data: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                              help="A .npy batch of real images instead of noise.")] = None,
+    out: Annotated[Path, typer.Option(help="Results folder.")] = Path("runs/nb201-proxies"),
+    json_out: JsonOption = False,
+) -> None:
+    """Spearman/Kendall of each proxy against NAS-Bench-201 test accuracy, next to the published figures."""
+    from zenbench.bench import nb201_proxies
+
+    chosen = tuple(split_names(proxy)) or nb201_proxies.DEFAULT_PROXIES
+    with progress_bar(f"scoring NAS-Bench-201 cells ({dataset.value})", disable=json_out) as bar:
+        task = bar.add_task("cells", total=None)
+        summary = nb201_proxies.run(dataset=dataset.value, sample=sample, seed=seed, proxies=chosen,
+                                    batch_size=batch_size, data=data, out_dir=out,
+                                    workers=workers if workers is not None else (os.cpu_count() or 1),
+                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if json_out:
+        print_json(summary)
+        return
+    out_table = table(f"NAS-Bench-201 {dataset.value}: {summary['sample']} cells, {summary['inputs']} inputs, "
+                      f"batch {batch_size}, seed {seed}",
+                      ("proxy", "Spearman ρ", "95 % interval", "Kendall τ", "published ρ", "difference"),
+                      left=("proxy",))
+    for c in sorted(summary["correlations"], key=lambda c: -c["spearman"]):
+        pub = c["published"]
+        out_table.add_row(c["proxy"], f"{c['spearman']:.3f}", f"[{c['spearman_low']:.3f}, {c['spearman_high']:.3f}]",
+                          f"{c['kendall']:.3f}", "-" if pub is None else f"{pub:.3f}",
+                          "-" if pub is None else f"{c['spearman'] - pub:+.3f}")
+    console.print(out_table)
+    console.print(f"scores: {summary['scores_csv']}; plots: {out}/scatter_*.png; {summary['seconds']:.0f} s")
+
+
+def nb201_search(
+    measurements: MeasurementsOption,
+    column: Annotated[str, typer.Option(help="Device column: the table is fitted on it and the oracle judged by it.")],
+    latency_ms: Annotated[float | None, typer.Option(help="Budget (default: the column's 30th percentile).")] = None,
+    samples: Annotated[int, typer.Option(min=1, help="Measured cells the latency table is fitted on.")] = 100,
+    proxy: Annotated[str, typer.Option(help="Comma-separated proxies to search with.")] = "zen,synflow",
+    iterations: Annotated[int, typer.Option(min=1, help="Evolution iterations.")] = 300,
+    population: Annotated[int, typer.Option(min=1, help="Population size.")] = 32,
+    seed: SeedOption = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Search NAS-Bench-201 under a device's latency budget and compare with the oracle (true accuracy)."""
+    import pandas as pd
+
+    from zenbench.fit import fit_table
+    from zenbench.search.nb201 import oracle_comparison, search_nb201
+
+    positive(latency_ms, "--latency-ms")
+    fitted, model = fit_table(measurements, column, samples, seed)
+    budget = latency_ms if latency_ms is not None else float(pd.read_csv(measurements)[column].quantile(0.3))
+    rows = []
+    for name in split_names(proxy):
+        with err_console.status(f"searching with {name}"):
+            result = search_nb201(fitted, latency_ms=budget, proxy=name, population=population, iterations=iterations,
+                                  seed=seed)
+        if result["best"] is None:
+            rows.append({"proxy": name, "best": None})
+            continue
+        rows.append({"proxy": name, "best": result["best"], "scored": result["scored"], "seconds": result["seconds"],
+                     **oracle_comparison(str(measurements), column, result["best"]["arch"], budget)})
+    if json_out:
+        print_json({"device": column, "budget_ms": budget,
+                    "fit": {k: v for k, v in model.items() if k != "coefficients"}, "results": rows})
+        return
+    out = table(f"NAS-Bench-201 search on {column}, budget {budget:.4g} ms (table fitted on {samples} cells)",
+                ("proxy", "found acc. %", "found latency ms", "oracle acc. %", "rank among feasible", "meets budget"),
+                left=("proxy",))
+    for r in rows:
+        if r["best"] is None:
+            out.add_row(r["proxy"], "-", "-", "-", "-", "no cell")
+            continue
+        out.add_row(r["proxy"], f"{r['found_accuracy']:.2f}", f"{r['found_latency_ms']:.4g}",
+                    f"{r['oracle_accuracy']:.2f}", f"{r['found_rank_among_feasible']:.0f} of {r['feasible_cells']}",
+                    "yes" if r["found_meets_budget"] else "no")
+    console.print(out)
+
+
+def latency_fit(
+    measurements: MeasurementsOption,
+    space: SpaceOption = GroundTruthSpace.nb201,
+    samples: Annotated[list[int] | None, typer.Option(min=1, help="K cells to fit on; repeat for several "
+                                                                  "(default 20 50 100 500).")] = None,
+    seed: SeedOption = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """How well K measured cells predict all 15,625: Spearman ρ, MAPE, share within ±10 %, per device column."""
+    from zenbench.fit import evaluate_fit
+
+    rows = evaluate_fit(measurements, tuple(samples or (20, 50, 100, 500)), seed)
+    if json_out:
+        print_json(rows)
+        return
+    out = table(f"per-unit costs fitted on K cells of {measurements}, checked on all cells",
+                ("device", "K", "model", "Spearman ρ", "MAPE", "within ±10 %"), left=("device", "model"))
+    for r in rows:
+        out.add_row(r["device"], str(r["samples"]), f"{r['form']}, pruning {r['pruning']}", f"{r['spearman']:.3f}",
+                    f"{r['mape']:.1%}", f"{r['within_10']:.0%}")
+    console.print(out)

@@ -1,0 +1,92 @@
+"""The export command: a network (e.g. a search's winner) to ONNX, ORT, TFLite or TensorRT, with parity checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zenbench.cli._library_moves import read_search_run
+from zenbench.cli.latency import load_table
+from zenbench.cli.options import (
+    FORMATS,
+    MIN_RESOLUTION,
+    JsonOption,
+    NumClassesOption,
+    Precision,
+    split_choices,
+)
+from zenbench.cli.render import console, err_console, print_json, table
+from zenbench.errors import ZenbenchError
+
+
+def export(
+    network: Annotated[str, typer.Argument(help="A search's results folder, a zoo name, a structure string, or a "
+                                                "file.")],
+    formats: Annotated[str, typer.Option("--format", help=f"{', '.join(FORMATS)} (comma-separated for several).")
+                       ] = "onnx",
+    precision: Annotated[Precision, typer.Option(help="Artifact precision (which formats take which: see docs/).")
+                         ] = Precision.fp32,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN_DIR/export or exports/NAME).")] = None,
+    device: Annotated[str | None, typer.Option(help="Also time the artifact on this device against the budget and "
+                                                    "the table's prediction.")] = None,
+    resolution: Annotated[int | None, typer.Option(min=MIN_RESOLUTION, help="Input resolution (default: the run's "
+                                                                            "or zoo model's, else 224).")] = None,
+    num_classes: NumClassesOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Export a network with a parity check against torch and a manifest; optionally time it on a device."""
+    from zenbench.budget import predict_latency
+    from zenbench.devices import load_device
+    from zenbench.export import export as export_network
+    from zenbench.models import resolve_network
+
+    chosen_formats = split_choices(formats, FORMATS, "--format")
+    run = read_search_run(Path(network))
+    budget = predicted = None
+    if run is not None:
+        net = resolve_network(str(run.structure_file))
+        res = resolution if resolution is not None else run.resolution if run.resolution is not None else 224
+        classes = num_classes if num_classes is not None else run.num_classes if run.num_classes is not None else 1000
+        budget, name, use_se = run.latency_ms, "best", False
+        folder = out if out is not None else Path(network) / "export"
+    else:
+        net = resolve_network(network)
+        res = net.resolution if resolution is None else resolution
+        classes = net.num_classes if num_classes is None else num_classes
+        name = net.name if net.source == "zoo" else "model"
+        use_se = net.use_se
+        folder = out if out is not None else Path("exports") / name
+    profile = None
+    if device is not None:
+        profile = load_device(device)
+        try:
+            _, tab = load_table(device, None)
+            predicted = predict_latency(net.spec, tab, res, classes).value_ms
+        except ZenbenchError:
+            predicted = None  # a device without a table is still timed; there is just no prediction to compare
+    manifests = []
+    for fmt in chosen_formats:
+        with err_console.status(f"exporting {name} to {fmt} ({precision.value})"):
+            manifests.append(export_network(net.spec, fmt, precision=precision.value, out_dir=folder, resolution=res,
+                                            num_classes=classes, se=use_se, name=name, measure_on=profile,
+                                            budget_ms=budget, predicted_ms=predicted))
+    if json_out:
+        print_json(manifests)
+        return
+    out_table = table(f"export of {name} @ {res}x{res} to {folder}",
+                      ("file", "MB", "runtime", "parity (cos / rel. err / top-1)", "measured ms (p10-p90)", "budget",
+                       "predicted"), left=("file", "runtime", "parity (cos / rel. err / top-1)"))
+    for m in manifests:
+        p = m["parity"]
+        lat = m.get("latency") or {}
+        ms = lat.get("ms") or {}
+        out_table.add_row(m["file"], f"{m['bytes'] / 1e6:.2f}", m["runtime"],
+                          f"[green]pass[/] {p['cosine']:.6f} / {p['relative_error']:.1e} / {p['top1_agreement']:.0%}",
+                          f"{ms['median']:.3f} ({ms['p10']:.3f}-{ms['p90']:.3f})" if ms else "-",
+                          "-" if lat.get("budget_ms") is None else
+                          f"{lat['budget_ms']:g} {'[green]ok[/]' if lat['within_budget'] else '[red]over[/]'}",
+                          "-" if lat.get("predicted_ms") is None else
+                          f"{lat['predicted_ms']:.3f} ({lat['prediction_error']:+.1%})")
+    console.print(out_table)

@@ -1,0 +1,149 @@
+"""The search command: Zen-NAS evolution under budgets, or NAS-Bench-201 cells under a latency budget."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from zenbench.cli._library_moves import choose_preset, default_search_folder, write_nb201_results
+from zenbench.cli.latency import ForceOption, load_table
+from zenbench.cli.options import (
+    MIN_RESOLUTION,
+    JsonOption,
+    NumClassesOption,
+    SearchSpaceName,
+    SeedOption,
+    TableOption,
+    parse_guard,
+    parse_quantity,
+    positive,
+)
+from zenbench.cli.render import console, err_console, print_json
+from zenbench.errors import ZenbenchError
+
+
+def search(
+    latency_ms: Annotated[float | None, typer.Option(help="Latency budget in ms on --device (> 0).")] = None,
+    device: Annotated[str, typer.Option(help="Device whose latency table predicts latency.")] = "cpu",
+    table_path: TableOption = None,
+    flops: Annotated[str | None, typer.Option(help="MACs budget, e.g. 400M (the paper's 'FLOPs').")] = None,
+    params: Annotated[str | None, typer.Option(help="Parameter budget, e.g. 1M.")] = None,
+    max_layers: Annotated[int | None, typer.Option(min=1, help="Layer budget (sum of sub-layers).")] = None,
+    preset: Annotated[str | None, typer.Option(help="A paper script's init and budgets, e.g. imagenet-latency, "
+                                                    "imagenet-flops400M, cifar-params1M.")] = None,
+    space: Annotated[SearchSpaceName | None, typer.Option(help="Search space (default: the preset's).")] = None,
+    init: Annotated[str | None, typer.Option(help="Initial structure (default: the preset's).")] = None,
+    resolution: Annotated[int | None, typer.Option(min=MIN_RESOLUTION, help="Input resolution (default: the "
+                                                                            "preset's).")] = None,
+    num_classes: NumClassesOption = None,
+    population: Annotated[int, typer.Option(min=1, help="Population size.")] = 64,
+    iterations: Annotated[int, typer.Option(min=1, help="Evolution iterations.")] = 1000,
+    proxy: Annotated[str, typer.Option(help="Score to maximise (`zenbench proxies`).")] = "zen",
+    batch_size: Annotated[int, typer.Option(min=1, help="Proxy batch size.")] = 16,
+    seed: SeedOption = 0,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default `runs/search-BUDGET-sSEED`).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the search in --out from its checkpoint.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Candidates scored in parallel in local processes.")] = 1,
+    ray: Annotated[str | None, typer.Option(help="Score on a Ray cluster: auto, local or ray://ADDRESS.")] = None,
+    pareto: Annotated[bool, typer.Option(help="Keep the latency-score Pareto front.")] = False,
+    guard: Annotated[str, typer.Option(help="Latency guard band: auto (the table's validated error), none, or a "
+                                            "fraction such as 0.1.")] = "auto",
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Iterations between checkpoints.")] = 50,
+    force: ForceOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Zen-NAS evolution under latency, MACs, params or layer budgets into runs/search-BUDGET-sSEED (resumable)."""
+    from zenbench.budget import Constraints
+    from zenbench.search import SearchSettings
+    from zenbench.search import search as run_search
+
+    positive(latency_ms, "--latency-ms")
+    band = parse_guard(guard)
+    macs, param_budget = parse_quantity(flops, "flops"), parse_quantity(params, "params")
+    if space is SearchSpaceName.nb201:
+        _search_nb201(latency_ms, table_path, proxy, population, iterations, batch_size, seed, out, json_out, resume,
+                      checkpoint_every)
+        return
+    chosen = choose_preset(preset, latency_ms=latency_ms, macs=macs, params=param_budget)
+    latency = latency_ms if latency_ms is not None else (chosen.latency_ms if preset is not None else None)
+    res = chosen.resolution if resolution is None else resolution
+    classes = chosen.num_classes if num_classes is None else num_classes
+    constraints = Constraints(latency_ms=latency, macs=chosen.macs if macs is None else macs,
+                              params=chosen.params if param_budget is None else param_budget,
+                              layers=chosen.max_layers if max_layers is None else max_layers, resolution=res,
+                              num_classes=classes)
+    tab = profile_name = None
+    if latency is not None or pareto:
+        from zenbench.budget import table_guard
+
+        profile, tab = load_table(device, table_path, force)
+        profile_name = profile.name
+        constraints = replace(constraints, latency_guard=(table_guard(tab) if band is None else band) or 0.0)
+    settings = SearchSettings(space=chosen.space if space is None else space.value,
+                              init=chosen.init if init is None else init, resolution=res, num_classes=classes,
+                              population=population, iterations=iterations, proxy=proxy, batch_size=batch_size,
+                              seed=seed, workers=workers, checkpoint_every=checkpoint_every, constraints=constraints,
+                              pareto=pareto)
+    folder = out if out is not None else default_search_folder(latency, flops, params, seed)
+    with Live(Table.grid(), console=err_console, refresh_per_second=2, transient=True,
+              auto_refresh=not json_out) as live:
+        result = run_search(settings, folder, table=tab, resume=resume, ray_address=ray, device=profile_name,
+                            on_progress=lambda st, info: None if json_out else live.update(_view(st, info,
+                                                                                                  iterations)))
+    if json_out:
+        print_json(result)
+        return
+    best = result["best"]
+    if best is None:
+        console.print(f"[red]no candidate met the constraints[/]; see {folder}/report.md")
+        return
+    console.print(f"[bold]best[/] (score {best['score']:.4f}, predicted latency "
+                  f"{'-' if best['latency_ms'] is None else format(best['latency_ms'], '.4g')} ms, "
+                  f"{best['macs'] / 1e6:.0f}M MACs, {best['params'] / 1e6:.2f}M params, {best['layers']} layers):")
+    console.print(best["structure"], soft_wrap=True, highlight=False)
+    console.print(f"results: {folder}/ (best_structure.txt, top_k.json, history.parquet, report.md, plots)")
+
+
+def _view(state: Any, info: dict[str, Any], iterations: int) -> Table:
+    """The live status lines: iteration, rate, ETA, best score and its latency, acceptance."""
+    best = info["best"]
+    rate = state.iteration / max(state.seconds, 1e-9)
+    eta = (iterations - state.iteration) / max(rate, 1e-9)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row("iteration", f"{state.iteration}/{iterations}", "it/s", f"{rate:.2f}", "ETA", f"{eta:.0f} s")
+    grid.add_row("best score", f"{best.score:.4f}", "its latency",
+                 "-" if best.latency_ms is None else f"{best.latency_ms:.4g} ms", "accepted",
+                 f"{info['accepted']}/{state.iteration} ({info['accepted'] / max(state.iteration, 1):.0%})")
+    return grid
+
+
+def _search_nb201(latency_ms: float | None, table: Path | None, proxy: str, population: int, iterations: int,
+                  batch_size: int, seed: int, out: Path | None, json_out: bool, resume: bool,
+                  checkpoint_every: int) -> None:
+    """``zenbench search --space nb201``: cells under a latency budget from a fitted table."""
+    from zenbench.search.nb201 import search_nb201
+    from zenbench.tables import LatencyTable
+
+    if latency_ms is None or table is None:
+        raise ZenbenchError("--space nb201 needs --latency-ms and --table (a table from `zenbench table fit`)")
+    folder = out if out is not None else Path("runs") / f"nb201-{latency_ms:g}ms-s{seed}"
+    try:
+        result = search_nb201(LatencyTable.load(table), latency_ms=latency_ms, proxy=proxy, population=population,
+                              iterations=iterations, batch_size=batch_size, seed=seed, folder=folder, resume=resume,
+                              checkpoint_every=checkpoint_every)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: checkpoint saved in {folder}; add --resume to continue", err=True)
+        raise typer.Exit(130) from None
+    write_nb201_results(folder, result)
+    if json_out:
+        print_json({k: v for k, v in result.items() if k != "history"})
+        return
+    best = result["best"]
+    console.print("no cell met the budget" if best is None else
+                  f"best cell {best['arch']} (score {best['score']:.4f}, predicted {best['latency_ms']:.3g} ms); "
+                  f"{result['scored']} cells scored in {result['seconds']:.0f} s; results: {folder}")
