@@ -70,3 +70,65 @@ class ProxyRequirementError(ZenbenchError):
 
 class BackendUnavailable(ZenbenchError):
     """A runtime, package or device is missing; the message says what to install or connect."""
+
+
+class FolderBusy(ZenbenchError):
+    """Another live process holds the lock on a results folder; names its PID and what to do."""
+
+    def __init__(self, folder: object, pid: int | None) -> None:
+        self.folder = folder
+        self.pid = pid
+        who = f"process {pid}" if pid is not None else "another process"
+        super().__init__(f"{folder} is being written by {who}; wait for it to finish, stop it "
+                         f"({'kill ' + str(pid) if pid is not None else 'see lsof'}), or use another output folder")
+
+    def __reduce__(self) -> tuple[type, tuple[object, int | None]]:  # picklable across worker processes
+        return (type(self), (self.folder, self.pid))
+
+
+class LimitError(SpecError):
+    """A size over one of zenbench's limits (``zenbench.space.limits.Limits``), found before anything
+    is built or allocated. Names the limit, the value, and how to raise it."""
+
+    def __init__(self, limit: str, value: int, maximum: int, what: str) -> None:
+        self.limit, self.value, self.maximum, self.what = limit, value, maximum, what
+        super().__init__(f"{what} is {value:,}, over the limit {limit}={maximum:,}; if you mean it, pass "
+                         f"limits=Limits({limit}=...) (zenbench.space.limits) to the call that builds or scores it")
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, int, str]]:  # picklable across worker processes
+        return (type(self), (self.limit, self.value, self.maximum, self.what))
+
+
+class StructureLimitError(StructureError, LimitError):
+    """A structure string whose channels or sub-layers exceed a limit: a :class:`StructureError` (with
+    the offset) and a :class:`LimitError` (with the limit) at once."""
+
+    def __init__(self, text: str, offset: int, token: str, limit: str, value: int, maximum: int, what: str) -> None:
+        self.limit, self.value, self.maximum, self.what = limit, value, maximum, what
+        self.text, self.offset, self.token = text, offset, token
+        self.expected = f"{what} of at most {maximum:,}"
+        self.hint = f"it is {value:,}, over the limit {limit}; pass limits=Limits({limit}=...) to parse_structure to raise it"
+        Exception.__init__(self, self._render())  # both parents' __init__ take other arguments
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, str, str, int, int, str]]:
+        return (type(self), (self.text, self.offset, self.token, self.limit, self.value, self.maximum, self.what))
+
+
+class ProfileError(ZenbenchError):
+    """A device profile that cannot be read or does not validate: names the file and the key."""
+
+
+class SettingError(ZenbenchError, ValueError):
+    """A setting outside the range it can take (a batch of 0, no repeats): names the setting and the range."""
+
+
+class NoFeasibleCandidate(ZenbenchError):
+    """A search in which every candidate broke a constraint: names the limits that rejected them and what to relax."""
+
+
+class SearchInterrupted(ZenbenchError):
+    """Ctrl-C during a search: the last completed batch was checkpointed; ``--resume`` continues exactly.
+
+    ``state`` is the checkpointed search state, so the caller can still write a report."""
+
+    state: object = None
