@@ -4,9 +4,6 @@ Latency comes from anything with a ``predict(spec, resolution, num_classes)`` me
 :class:`LatencyPredictor` protocol): a :class:`~zenbench.latency.Predictor` over a unit table, or the
 NAS-Bench-201 cell model. A :class:`~zenbench.latency.LatencyTable` is accepted too and wrapped in the
 Predictor it shares with every caller.
-
-TEMPORARY SHIM part: ``predict_latency``, ``calibrate_table``, ``error_metrics`` and ``Prediction`` are
-re-exported from :mod:`zenbench.latency` until the callers outside the latency stage import them there.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from zenbench.latency import LatencyTable, Prediction, Predictor, calibrate_table, error_metrics, predict_latency
+from zenbench.latency import LatencyTable, Prediction, Predictor
 from zenbench.latency.predictor import as_predictor
 from zenbench.space.spec import NetworkSpec
 
@@ -138,5 +135,4 @@ def table_guard(table: LatencyTable | Predictor) -> float:
     return 0.0
 
 
-__all__ = ["Constraints", "Failure", "LatencyPredictor", "Prediction", "Verdict", "calibrate_table", "error_metrics",
-           "peak_activation_bytes", "predict_latency", "table_guard"]
+__all__ = ["Constraints", "Failure", "LatencyPredictor", "Verdict", "peak_activation_bytes", "table_guard"]

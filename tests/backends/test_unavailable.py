@@ -42,8 +42,8 @@ def test_tflite_export_without_the_extra_names_it_and_writes_nothing(monkeypatch
 def test_litert_without_the_extra_is_unavailable_on_every_path(monkeypatch) -> None:
     from zenbench.backends.litert import LiteRTBackend
     from zenbench.backends.tflite_convert import to_tflite
+    from zenbench.builder.measuring import measure_network
     from zenbench.devices import load_device
-    from zenbench.validate import measure_network
 
     hide(monkeypatch, *LITERT_MODULES)
     backend = LiteRTBackend()
@@ -74,9 +74,9 @@ def test_only_the_converter_missing_is_named(monkeypatch) -> None:
 def test_tensorrt_missing_is_one_line_for_export_and_measure(monkeypatch, tmp_path, gpu: bool) -> None:
     """``export --format tensorrt`` and ``measure --device t4``: with a GPU the package is named, without one
     the hardware; nothing of TensorRT is imported before the check."""
+    from zenbench.builder.measuring import measure_network
     from zenbench.devices import load_device
     from zenbench.export import export
-    from zenbench.validate import measure_network
 
     hide(monkeypatch, "tensorrt")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)

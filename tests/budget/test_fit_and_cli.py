@@ -75,7 +75,7 @@ def test_predict_warns_when_the_table_describes_another_cpu(tmp_path) -> None:
     from zenbench.latency import LatencyTable
     from zenbench.measure import cpu_isa, cpu_model, last_level_cache_mib
 
-    table = LatencyTable.load(ROOT / "latency_tables" / "cpu.parquet")
+    table = LatencyTable.load(ROOT / "zenbench" / "latency_tables" / "cpu.parquet")
     args = ["predict", "zennet_imagenet1k_latency01ms_res224", "--device", "cpu", "--json", "--table"]
     this_host = {"cpu": cpu_model(), "cpu_isa": list(cpu_isa()), "last_level_cache_mib": last_level_cache_mib()}
     other_isa = [f for f in ("avx2", "avx512f") if f not in cpu_isa()] + [f for f in cpu_isa() if f != "avx2"]

@@ -83,7 +83,7 @@ def test_interrupted_search_exits_130_saying_where_the_state_is(monkeypatch, tmp
         raise interruption(f"interrupted at iteration 3; state saved in {out}; "
                                           f"run the same command with --resume to continue")
 
-    monkeypatch.setattr(zenbench.search, "search", interrupted)
+    monkeypatch.setattr(zenbench.search, "run_search", interrupted)
     result = runner.invoke(app, ["search", "--flops", "400M", "--iterations", "5", "--out", str(tmp_path / "run")])
     assert result.exit_code == 130, result.output
     lines = _stderr_lines(result)

@@ -9,11 +9,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from zenbench.budget import Constraints, predict_latency
+from zenbench.budget import Constraints
+from zenbench.latency import LatencyTable, predict_latency
 from zenbench.search import SearchSettings, search
 from zenbench.search.presets import CIFAR_INIT
 from zenbench.space.sampling import random_network
-from zenbench.tables import LatencyTable
 from zenbench.zoo import get_zoo_model, list_models
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,13 +39,13 @@ def main() -> None:
     nets = networks()
     out = {"networks": nets, "predictions": {}}
     for device in ("cpu", "cpu-litert"):
-        table = LatencyTable.load(ROOT / "latency_tables" / f"{device}.parquet")
+        table = LatencyTable.load(ROOT / "zenbench" / "latency_tables" / f"{device}.parquet")
         out["predictions"][device] = [
             predict_latency(__import__("zenbench").parse_structure(n["structure"]), table, n["resolution"],
                             n["num_classes"]).value_ms for n in nets]
     (OUT / "prediction_fixture.json").write_text(json.dumps(out, indent=1) + "\n")
     if "--search" in sys.argv:
-        table = LatencyTable.load(ROOT / "latency_tables" / "cpu.parquet")
+        table = LatencyTable.load(ROOT / "zenbench" / "latency_tables" / "cpu.parquet")
         settings = SearchSettings(space="xxbl", init=CIFAR_INIT, resolution=32, num_classes=10, population=8,
                                   iterations=60, batch_size=4, checkpoint_every=5, proxy="params", seed=7,
                                   constraints=Constraints(latency_ms=0.3, resolution=32, num_classes=10))

@@ -23,7 +23,7 @@ DATA = ROOT / "tests" / "data"
 @pytest.mark.parametrize("device", ["cpu", "cpu-litert"])
 def test_committed_tables_predict_as_before(device: str) -> None:
     fixture = json.loads((DATA / "prediction_fixture.json").read_text())
-    table = LatencyTable.load(ROOT / "latency_tables" / f"{device}.parquet")
+    table = LatencyTable.load(ROOT / "zenbench" / "latency_tables" / f"{device}.parquet")
     for net, expected in zip(fixture["networks"], fixture["predictions"][device], strict=True):
         got = predict_latency(parse_structure(net["structure"]), table, net["resolution"], net["num_classes"]).value_ms
         assert got == pytest.approx(expected, rel=1e-9), net["name"]
@@ -31,7 +31,7 @@ def test_committed_tables_predict_as_before(device: str) -> None:
 
 def test_seeded_search_history_is_unchanged(tmp_path) -> None:
     expected = json.loads((DATA / "search_history_fixture.json").read_text())
-    table = LatencyTable.load(ROOT / "latency_tables" / "cpu.parquet")
+    table = LatencyTable.load(ROOT / "zenbench" / "latency_tables" / "cpu.parquet")
     settings = SearchSettings(space="xxbl", init=CIFAR_INIT, resolution=32, num_classes=10, population=8,
                               iterations=60, batch_size=4, checkpoint_every=5, proxy="params", seed=7,
                               constraints=Constraints(latency_ms=0.3, resolution=32, num_classes=10))

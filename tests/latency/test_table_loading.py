@@ -15,7 +15,7 @@ from zenbench.latency import Calibration, LatencyTable, TableError, predict_late
 from zenbench.space.grammar import parse_structure
 
 ROOT = Path(__file__).resolve().parents[2]
-CPU = ROOT / "latency_tables" / "cpu.parquet"
+CPU = ROOT / "zenbench" / "latency_tables" / "cpu.parquet"
 
 
 def rewrite(source: Path, target: Path, meta: object = None, rows: pa.Table | None = None) -> Path:
@@ -32,7 +32,7 @@ def cpu_meta() -> dict:
 
 def test_the_committed_tables_load_with_a_typed_calibration() -> None:
     for name in ("cpu", "cpu-litert"):
-        table = LatencyTable.load(ROOT / "latency_tables" / f"{name}.parquet")
+        table = LatencyTable.load(ROOT / "zenbench" / "latency_tables" / f"{name}.parquet")
         assert isinstance(table.calibration, Calibration) and table.calibration.tied
         assert table.meta.device.batch == 1 and table.meta.format == 1
         assert "latency = " in str(table.calibration)

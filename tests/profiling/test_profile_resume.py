@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_patiently, wait_while_progressing
 
 from zenbench.builder.grid import HEAVY_INSTANCES, HEAVY_WEIGHT_BYTES, grid
 from zenbench.devices import SpaceTarget, load_device
@@ -43,7 +44,7 @@ def test_killed_twice_and_resumed_has_every_unit_once(tmp_path) -> None:
         process.wait()
         assert not out.exists()
     finished = run_cli(out)
-    assert finished.wait(timeout=600) == 0, finished.stderr.read().decode()[-2000:]
+    assert wait_while_progressing(finished, (log,)) == 0, finished.stderr.read().decode()[-2000:]
     table = LatencyTable.load(out, expect=load_device("cpu").describe())
     keys = list(table.rows["key"])
     assert len(keys) == len(set(keys)) == len(expected)
@@ -63,7 +64,7 @@ def profiled(tmp_path_factory) -> Path:
     """One small profile shared by the tests that only read it (or copy it first): profiling is the slow part."""
     out = tmp_path_factory.mktemp("profiled") / "cpu.parquet"
     process = run_cli(out)
-    assert process.wait(timeout=600) == 0, process.stderr.read().decode()[-2000:]
+    assert wait_while_progressing(process, (out.with_name(out.name + ".partial.jsonl"),)) == 0, process.stderr.read().decode()[-2000:]
     return out
 
 
@@ -94,10 +95,10 @@ def test_validate_measures_new_networks_and_stores_the_error_in_the_table(profil
     import shutil
 
     out = Path(shutil.copy(profiled, tmp_path / "cpu.parquet"))
-    result = subprocess.run([sys.executable, "-m", "zenbench.cli", "validate", "--device", "cpu", "--table", str(out),
-                             "--space", "xxbl", "--resolution", "32", "--n", "6", "--passes", "1", "--no-zoo",
-                             "--seed", "5", "--json"], capture_output=True, cwd=Path(__file__).parents[2], timeout=600)
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    result = run_patiently([sys.executable, "-m", "zenbench.cli", "validate", "--device", "cpu", "--table", str(out),
+                            "--space", "xxbl", "--resolution", "32", "--n", "6", "--passes", "1", "--no-zoo",
+                            "--seed", "5", "--json"], cwd=Path(__file__).parents[2])
+    assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     metrics = report["metrics"]
     assert metrics["n"] == 6 and 0 <= metrics["within_10"] <= 1 and metrics["mape"] >= 0
@@ -116,9 +117,9 @@ def test_validate_measures_new_networks_and_stores_the_error_in_the_table(profil
     stored = LatencyTable.load(out).metadata["validation"]
     assert stored["seed"] == 5 and stored["mape"] == pytest.approx(metrics["mape"])
     # recalibrating refits to the same networks and rescores the stored measurements: the same figures, nothing timed
-    again = subprocess.run([sys.executable, "-m", "zenbench.cli", "table", "recalibrate", str(out), "--json"],
-                           capture_output=True, cwd=Path(__file__).parents[2], timeout=120)
-    assert again.returncode == 0, again.stderr.decode()[-2000:]
+    again = run_patiently([sys.executable, "-m", "zenbench.cli", "table", "recalibrate", str(out), "--json"],
+                          cwd=Path(__file__).parents[2])
+    assert again.returncode == 0, again.stderr[-2000:]
     rescored = json.loads(again.stdout)
     assert rescored["metrics"] == pytest.approx(metrics) and rescored["sample"]["seed"] == 5
     assert LatencyTable.load(out).metadata["validation"]["mape"] == pytest.approx(metrics["mape"])
@@ -151,9 +152,9 @@ def test_a_litert_profile_times_written_tflite_units_and_networks(tmp_path) -> N
     pytest.importorskip("ai_edge_litert", reason="needs the tflite extra: pip install 'zenbench[tflite]'")
     out = tmp_path / "cpu-litert.parquet"
     args = [a if a != "cpu" else "cpu-litert" for a in ARGS]
-    result = subprocess.run([sys.executable, "-m", "zenbench.cli", *args, "--out", str(out)], capture_output=True,
-                            cwd=Path(__file__).parents[2], timeout=600)
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    result = run_patiently([sys.executable, "-m", "zenbench.cli", *args, "--out", str(out)],
+                           cwd=Path(__file__).parents[2], watch=(out.with_name(out.name + ".partial.jsonl"),))
+    assert result.returncode == 0, result.stderr[-2000:]
     table = LatencyTable.load(out, expect=load_device("cpu-litert").describe())
     assert table.metadata["device"]["backend"] == "litert" and "ai-edge-litert" in table.metadata["versions"]
     assert (table.rows["median_ms"] > 0).all() and len(table.metadata["networks"]) == 10
@@ -173,7 +174,7 @@ def test_a_log_another_host_started_is_not_resumed_here(tmp_path) -> None:
     log.write_text(json.dumps({"host": other}) + "\n" + json.dumps({"key": "u", "median_ms": 1.0}) + "\n")
     before = log.read_text()
     process = run_cli(out)
-    assert process.wait(timeout=120) != 0
+    assert wait_while_progressing(process) != 0
     message = process.stderr.read().decode()
     assert "another machine" in message and "Imaginary CPU 9000" in message and "--restart" in message
     assert log.read_text() == before and not out.exists()  # nothing measured elsewhere is thrown away unasked

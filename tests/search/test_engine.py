@@ -97,9 +97,9 @@ def test_search_reports_on_ctrl_c(tmp_path, monkeypatch) -> None:
 
 
 def test_a_search_where_every_candidate_is_rejected_says_what_to_relax(tmp_path) -> None:
-    from zenbench.tables import LatencyTable
+    from zenbench.latency import LatencyTable
 
-    table = LatencyTable.load(ROOT / "latency_tables" / "cpu.parquet")
+    table = LatencyTable.load(ROOT / "zenbench" / "latency_tables" / "cpu.parquet")
     settings = SearchSettings(**{**SMALL, "iterations": 1, "resolution": 32,
                                  "constraints": Constraints(latency_ms=-5, resolution=32, num_classes=10)})
     with pytest.raises(NoFeasibleCandidate, match="no candidate met the constraints") as caught:

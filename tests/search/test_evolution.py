@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from conftest import run_patiently
 
 from zenbench.budget import Constraints
 from zenbench.search import SearchSettings, search
@@ -41,8 +42,8 @@ def test_same_seed_same_search(tmp_path) -> None:
 def test_killed_search_resumes_to_the_same_result(tmp_path) -> None:
     root = Path(__file__).parents[2]
     clean = tmp_path / "clean"
-    subprocess.run([sys.executable, "-m", "zenbench.cli", *CLI, "--out", str(clean), "--json"], check=True,
-                   capture_output=True, cwd=root, timeout=600)
+    assert run_patiently([sys.executable, "-m", "zenbench.cli", *CLI, "--out", str(clean), "--json"],
+                         cwd=root).returncode == 0
     killed = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-m", "zenbench.cli", *CLI, "--out", str(killed), "--json"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root)
@@ -53,8 +54,8 @@ def test_killed_search_resumes_to_the_same_result(tmp_path) -> None:
         time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    resumed = subprocess.run([sys.executable, "-m", "zenbench.cli", *CLI, "--out", str(killed), "--resume", "--json"],
-                             capture_output=True, cwd=root, timeout=600, text=True)
+    resumed = run_patiently([sys.executable, "-m", "zenbench.cli", *CLI, "--out", str(killed), "--resume", "--json"],
+                            cwd=root)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (killed / "best_structure.txt").read_text() == (clean / "best_structure.txt").read_text()
     a = pd.read_parquet(clean / "history.parquet")
@@ -100,10 +101,10 @@ def test_parallel_workers_are_deterministic(tmp_path) -> None:
 
 def test_pareto_mode_keeps_a_front_over_latency(tmp_path) -> None:
     """With --pareto the population keeps non-dominated (score, latency) members; the report lists the front."""
+    from zenbench.latency import LatencyTable
     from zenbench.search.report import history_frame, pareto_front
-    from zenbench.tables import LatencyTable
 
-    table = LatencyTable.load(Path(__file__).parents[2] / "latency_tables" / "cpu.parquet")  # its per-kind models
+    table = LatencyTable.load(Path(__file__).parents[2] / "zenbench" / "latency_tables" / "cpu.parquet")  # its per-kind models
     settings = SearchSettings(**{**SMALL, "iterations": 30}, seed=2, pareto=True,
                               constraints=Constraints(resolution=16, num_classes=10, layers=14))
     search(settings, tmp_path, table=table)

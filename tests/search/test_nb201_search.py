@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from conftest import run_patiently
 from typer.testing import CliRunner
 
 from zenbench.cli import app
@@ -42,7 +43,7 @@ def test_killed_cell_search_resumes_to_the_same_history(tmp_path) -> None:
            "--latency-ms", "14", "--proxy", "synflow", "--population", "8", "--iterations", "60",
            "--checkpoint-every", "3", "--seed", "5", "--json"]
     clean, killed = tmp_path / "clean", tmp_path / "killed"
-    subprocess.run([*cli, "--out", str(clean)], check=True, capture_output=True, cwd=root, timeout=600)
+    assert run_patiently([*cli, "--out", str(clean)], cwd=root).returncode == 0
     process = subprocess.Popen([*cli, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                cwd=root)
     checkpoint, target = killed / "checkpoint.json", random.Random(1).randint(6, 40)
@@ -56,8 +57,7 @@ def test_killed_cell_search_resumes_to_the_same_history(tmp_path) -> None:
         time.sleep(0.01)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    resumed = subprocess.run([*cli, "--out", str(killed), "--resume"], capture_output=True, cwd=root, timeout=600,
-                             text=True)
+    resumed = run_patiently([*cli, "--out", str(killed), "--resume"], cwd=root)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads(resumed.stdout)["resumed_from"] > 0
     assert (killed / "best_cell.txt").read_text() == (clean / "best_cell.txt").read_text()
@@ -65,7 +65,7 @@ def test_killed_cell_search_resumes_to_the_same_history(tmp_path) -> None:
 
 
 def _cell_table(tmp_path):
-    from zenbench.fit import fit_table
+    from zenbench.latency.nb201 import fit_table
 
     csv = tmp_path / "latency.csv"
     pd.read_csv(SHIPPED).to_csv(csv, index=False)

@@ -108,6 +108,13 @@ class Backend(ABC):
 BACKENDS: Registry[Backend] = Registry("backend")
 
 
+def list_backends(pattern: str = "*") -> list[str]:
+    """Registered runtimes whose name matches ``pattern`` (a glob)."""
+    import zenbench.backends  # noqa: F401  (registers the built-in backends)
+
+    return BACKENDS.names(pattern)
+
+
 def get_backend(name: str) -> Backend:
     import zenbench.backends  # noqa: F401  (registers the built-in backends)
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from zenbench.latency import LatencyTable, predict_latency
+from zenbench.locate import SHIPPED_TABLES
 from zenbench.measure import environment
 from zenbench.space.mutate import mutate
 from zenbench.space.sampling import random_network
 
 
-def run(runs: int = 10, networks: int = 20_000, table: Path = Path("latency_tables/cpu.parquet")) -> dict[str, Any]:
+def run(runs: int = 10, networks: int = 20_000, table: Path = SHIPPED_TABLES / "cpu.parquet") -> dict[str, Any]:
     tab = LatencyTable.load(table)
     rng = random.Random(0)
     specs = []

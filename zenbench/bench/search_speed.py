@@ -18,13 +18,14 @@ from typing import Any
 
 from zenbench.budget import Constraints
 from zenbench.latency import LatencyTable, predict_latency
+from zenbench.locate import SHIPPED_TABLES
 from zenbench.measure import environment
 from zenbench.proxies import score
 from zenbench.search import SearchSettings, search
 from zenbench.search.presets import get_preset
 from zenbench.zoo import get_zoo_model
 
-TABLE = Path("latency_tables/cpu.parquet")
+TABLE = SHIPPED_TABLES / "cpu.parquet"
 
 
 def _settings(preset: str, constraints: Constraints, iterations: int, workers: int, batch: int,

@@ -38,6 +38,7 @@ from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import Journal
 from zenbench.latency import LatencyTable, calibrate_table, new_metadata
+from zenbench.locate import output_table_path
 from zenbench.measure import TimingRules, environment, host_differences, host_fingerprint
 
 
@@ -146,7 +147,8 @@ def _spread(row: dict[str, Any]) -> float:
 
 
 def default_table_path(device: str) -> Path:
-    return Path("latency_tables") / f"{device.replace(':', '-')}.parquet"
+    """Where a profile writes its table: ``./latency_tables/DEVICE.parquet`` (:mod:`zenbench.locate`)."""
+    return output_table_path(device)
 
 
 def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | None = None, out: Path | None = None,

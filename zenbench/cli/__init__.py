@@ -3,7 +3,6 @@
 ``main`` is the console script; ``app`` the typer app (tests drive it with ``typer.testing.CliRunner``).
 """
 
-from zenbench.cli._library_moves import calibration_text
 from zenbench.cli.app import app, main, version
 
-__all__ = ["app", "calibration_text", "main", "version"]
+__all__ = ["app", "main", "version"]

@@ -76,8 +76,9 @@ def nb201_search(
     """Search NAS-Bench-201 under a device's latency budget and compare with the oracle (true accuracy)."""
     import pandas as pd
 
-    from zenbench.fit import fit_table
-    from zenbench.search.nb201 import oracle_comparison, search_nb201
+    from zenbench.bench.nb201_search import oracle_comparison
+    from zenbench.latency.nb201 import fit_table
+    from zenbench.search.nb201 import search_nb201
 
     positive(latency_ms, "--latency-ms")
     fitted, model = fit_table(measurements, column, samples, seed)
@@ -118,7 +119,7 @@ def latency_fit(
     json_out: JsonOption = False,
 ) -> None:
     """How well K measured cells predict all 15,625: Spearman ρ, MAPE, share within ±10 %, per device column."""
-    from zenbench.fit import evaluate_fit
+    from zenbench.latency.nb201 import evaluate_fit
 
     rows = evaluate_fit(measurements, tuple(samples or (20, 50, 100, 500)), seed)
     if json_out:

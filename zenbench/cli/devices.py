@@ -76,8 +76,8 @@ def profile(
 
     Host speed scales timings by the same factor for every workload.
     """
+    from zenbench.builder.profile import default_table_path, profile_device
     from zenbench.devices import SpaceTarget, load_device
-    from zenbench.profile import default_table_path, profile_device
 
     chosen = load_device(device)
     targets = [SpaceTarget(s.value, resolution) for s in space] if space else None
@@ -120,10 +120,10 @@ def measure(
     json_out: JsonOption = False,
 ) -> None:
     """Measure a whole network end to end on a device, as the profiler does."""
+    from zenbench.builder.measuring import measure_network
     from zenbench.devices import load_device
     from zenbench.measure import environment
     from zenbench.models import resolve_network
-    from zenbench.validate import measure_network
 
     net = resolve_network(network)
     chosen = load_device(device)
@@ -167,12 +167,12 @@ def validate(
     json_out: JsonOption = False,
 ) -> None:
     """Measure sampled networks end to end and report how well the table predicts them."""
+    from zenbench.builder.measuring import validate_table
     from zenbench.devices import load_device
-    from zenbench.profile import default_table_path
-    from zenbench.validate import validate_table
+    from zenbench.locate import find_table
 
     chosen = load_device(device)
-    path = table_path if table_path is not None else default_table_path(chosen.name)
+    path = table_path if table_path is not None else find_table(chosen.name)
     with progress_bar(f"measuring networks on {chosen.name}", disable=json_out) as bar:
         task = bar.add_task("networks", total=None)
         result = validate_table(path, chosen, n=n, calibration_n=calibration_n, seed=seed,

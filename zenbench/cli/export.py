@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from zenbench.cli._library_moves import read_search_run
 from zenbench.cli.latency import load_table
 from zenbench.cli.options import (
     FORMATS,
@@ -37,41 +36,28 @@ def export(
     json_out: JsonOption = False,
 ) -> None:
     """Export a network with a parity check against torch and a manifest; optionally time it on a device."""
-    from zenbench.budget import predict_latency
+    from zenbench.api import export_target
     from zenbench.devices import load_device
     from zenbench.export import export as export_network
-    from zenbench.models import resolve_network
+    from zenbench.latency import predict_latency
 
     chosen_formats = split_choices(formats, FORMATS, "--format")
-    run = read_search_run(Path(network))
-    budget = predicted = None
-    if run is not None:
-        net = resolve_network(str(run.structure_file))
-        res = resolution if resolution is not None else run.resolution if run.resolution is not None else 224
-        classes = num_classes if num_classes is not None else run.num_classes if run.num_classes is not None else 1000
-        budget, name, use_se = run.latency_ms, "best", False
-        folder = out if out is not None else Path(network) / "export"
-    else:
-        net = resolve_network(network)
-        res = net.resolution if resolution is None else resolution
-        classes = net.num_classes if num_classes is None else num_classes
-        name = net.name if net.source == "zoo" else "model"
-        use_se = net.use_se
-        folder = out if out is not None else Path("exports") / name
-    profile = None
+    target = export_target(network, out=out, resolution=resolution, num_classes=num_classes)
+    name, folder, res = target.name, target.folder, target.resolution
+    profile = predicted = None
     if device is not None:
         profile = load_device(device)
         try:
             _, tab = load_table(device, None)
-            predicted = predict_latency(net.spec, tab, res, classes).value_ms
+            predicted = predict_latency(target.spec, tab, res, target.num_classes).value_ms
         except ZenbenchError:
             predicted = None  # a device without a table is still timed; there is just no prediction to compare
     manifests = []
     for fmt in chosen_formats:
         with err_console.status(f"exporting {name} to {fmt} ({precision.value})"):
-            manifests.append(export_network(net.spec, fmt, precision=precision.value, out_dir=folder, resolution=res,
-                                            num_classes=classes, se=use_se, name=name, measure_on=profile,
-                                            budget_ms=budget, predicted_ms=predicted))
+            manifests.append(export_network(target.spec, fmt, precision=precision.value, out_dir=folder,
+                                            resolution=res, num_classes=target.num_classes, se=target.se, name=name,
+                                            measure_on=profile, budget_ms=target.budget_ms, predicted_ms=predicted))
     if json_out:
         print_json(manifests)
         return

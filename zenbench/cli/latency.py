@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from zenbench.cli._library_moves import calibration_text, load_device_table
 from zenbench.cli.options import (
     GroundTruthSpace,
     JsonOption,
@@ -19,23 +18,30 @@ from zenbench.cli.options import (
     TableOption,
 )
 from zenbench.cli.render import console, print_json, table, warn
+from zenbench.latency import Calibration
+from zenbench.locate import load_device_table
 
 ForceOption = Annotated[bool, typer.Option(help="Use a table measured under other settings.")]
 
 
 def formula(calibration: Any) -> str:
     """A calibration as its formula: a ``Calibration`` renders itself; a stored dict is rendered here."""
-    return calibration_text(calibration) if isinstance(calibration, dict) else str(calibration)
+    return str(Calibration.from_dict(calibration) if isinstance(calibration, dict) else calibration)
 
 
 def load_table(device: str, path: Path | None, force: bool = False) -> tuple[Any, Any]:
     """The device's profile and table; warns on stderr when the table describes another host's CPU."""
     profile, loaded, differences = load_device_table(device, path, force)
-    if differences:
-        shown = path if path is not None else f"the {profile.name} table"
-        warn(f"{shown} was profiled on another machine ({'; '.join(differences)}): its latencies describe that "
-             f"machine. Re-profile here: zenbench profile --device {profile.name}")
+    warn_other_host(profile.name, path, differences)
     return profile, loaded
+
+
+def warn_other_host(device: str, path: Path | None, differences: Any) -> None:
+    """One warning line when the table was profiled on another machine than this one."""
+    if differences:
+        shown = path if path is not None else f"the {device} table"
+        warn(f"{shown} was profiled on another machine ({'; '.join(differences)}): its latencies describe that "
+             f"machine. Re-profile here: zenbench profile --device {device}")
 
 
 def predict(
@@ -48,7 +54,7 @@ def predict(
     json_out: JsonOption = False,
 ) -> None:
     """Predicted latency of a network from the device's latency table, unit by unit."""
-    from zenbench.budget import predict_latency
+    from zenbench.latency import predict_latency
     from zenbench.models import resolve_network
 
     net = resolve_network(network)
@@ -88,7 +94,7 @@ def table_fit(
     json_out: JsonOption = False,
 ) -> None:
     """Learn per-unit costs from K whole-network measurements and write a latency table."""
-    from zenbench.fit import fit_table
+    from zenbench.latency.nb201 import fit_table
 
     fitted, model = fit_table(measurements, column, samples, seed)
     path = out if out is not None else Path("latency_tables") / f"nb201-{column}.parquet"
@@ -109,7 +115,7 @@ def table_recalibrate(
     json_out: JsonOption = False,
 ) -> None:
     """Refit a table's calibration to the networks it stores and rescore its validation (measures nothing)."""
-    from zenbench.validate import recalibrate
+    from zenbench.latency.evaluation import recalibrate
 
     result = recalibrate(table_path)
     if "metrics" in result:

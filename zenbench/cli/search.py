@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,8 +9,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from zenbench.cli._library_moves import choose_preset, default_search_folder, write_nb201_results
-from zenbench.cli.latency import ForceOption, load_table
+from zenbench.cli.latency import ForceOption, warn_other_host
 from zenbench.cli.options import (
     MIN_RESOLUTION,
     JsonOption,
@@ -25,6 +23,7 @@ from zenbench.cli.options import (
 )
 from zenbench.cli.render import console, err_console, print_json
 from zenbench.errors import ZenbenchError
+from zenbench.search.nb201 import write_nb201_results
 
 
 def search(
@@ -58,9 +57,8 @@ def search(
     json_out: JsonOption = False,
 ) -> None:
     """Zen-NAS evolution under latency, MACs, params or layer budgets into runs/search-BUDGET-sSEED (resumable)."""
-    from zenbench.budget import Constraints
-    from zenbench.search import SearchSettings
-    from zenbench.search import search as run_search
+    from zenbench.api import plan_search
+    from zenbench.search import run_search
 
     positive(latency_ms, "--latency-ms")
     band = parse_guard(guard)
@@ -69,30 +67,18 @@ def search(
         _search_nb201(latency_ms, table_path, proxy, population, iterations, batch_size, seed, out, json_out, resume,
                       checkpoint_every)
         return
-    chosen = choose_preset(preset, latency_ms=latency_ms, macs=macs, params=param_budget)
-    latency = latency_ms if latency_ms is not None else (chosen.latency_ms if preset is not None else None)
-    res = chosen.resolution if resolution is None else resolution
-    classes = chosen.num_classes if num_classes is None else num_classes
-    constraints = Constraints(latency_ms=latency, macs=chosen.macs if macs is None else macs,
-                              params=chosen.params if param_budget is None else param_budget,
-                              layers=chosen.max_layers if max_layers is None else max_layers, resolution=res,
-                              num_classes=classes)
-    tab = profile_name = None
-    if latency is not None or pareto:
-        from zenbench.budget import table_guard
-
-        profile, tab = load_table(device, table_path, force)
-        profile_name = profile.name
-        constraints = replace(constraints, latency_guard=(table_guard(tab) if band is None else band) or 0.0)
-    settings = SearchSettings(space=chosen.space if space is None else space.value,
-                              init=chosen.init if init is None else init, resolution=res, num_classes=classes,
-                              population=population, iterations=iterations, proxy=proxy, batch_size=batch_size,
-                              seed=seed, workers=workers, checkpoint_every=checkpoint_every, constraints=constraints,
-                              pareto=pareto)
-    folder = out if out is not None else default_search_folder(latency, flops, params, seed)
+    plan = plan_search(latency_ms, device=device, table=table_path, macs=macs, params=param_budget,
+                       max_layers=max_layers, preset=preset, space=None if space is None else space.value, init=init,
+                       resolution=resolution, num_classes=num_classes, population=population, iterations=iterations,
+                       proxy=proxy, batch_size=batch_size, seed=seed, out=out, workers=workers, pareto=pareto,
+                       guard=band, checkpoint_every=checkpoint_every, force=force)
+    if plan.table is not None:
+        warn_other_host(plan.device, table_path, plan.host_differences)
+    folder = plan.folder
     with Live(Table.grid(), console=err_console, refresh_per_second=2, transient=True,
               auto_refresh=not json_out) as live:
-        result = run_search(settings, folder, table=tab, resume=resume, ray_address=ray, device=profile_name,
+        result = run_search(plan.settings, folder, table=plan.table, resume=resume, ray_address=ray,
+                            device=plan.device,
                             on_progress=lambda st, info: None if json_out else live.update(_view(st, info,
                                                                                                   iterations)))
     if json_out:
@@ -126,8 +112,8 @@ def _search_nb201(latency_ms: float | None, table: Path | None, proxy: str, popu
                   batch_size: int, seed: int, out: Path | None, json_out: bool, resume: bool,
                   checkpoint_every: int) -> None:
     """``zenbench search --space nb201``: cells under a latency budget from a fitted table."""
+    from zenbench.latency import LatencyTable
     from zenbench.search.nb201 import search_nb201
-    from zenbench.tables import LatencyTable
 
     if latency_ms is None or table is None:
         raise ZenbenchError("--space nb201 needs --latency-ms and --table (a table from `zenbench table fit`)")

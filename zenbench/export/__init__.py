@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from zenbench._callable_module import make_callable
 from zenbench.errors import ZenbenchError
 from zenbench.export import staging
 from zenbench.export.parity import Parity, compare
@@ -205,3 +206,13 @@ def measure_artifact(artifact: Artifact, fmt: str, profile: Any, budget_ms: floa
         result["predicted_ms"] = predicted_ms
         result["prediction_error"] = predicted_ms / stats["median"] - 1
     return result
+
+
+def list_export_formats(pattern: str = "*") -> list[str]:
+    """Registered export formats whose name matches ``pattern`` (a glob)."""
+    import zenbench.export.formats  # noqa: F401  (registers the formats)
+
+    return EXPORTERS.names(pattern)
+
+
+make_callable(__name__, "zenbench.api:export")

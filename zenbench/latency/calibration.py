@@ -137,14 +137,6 @@ class Calibration:
             out["loo_mape"] = dict(self.loo_mape)
         return out
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """TEMPORARY: dict-style reading for callers not yet moved to the attributes (cli.calibration_text)."""
-        return self.as_dict().get(key, default)
-
-    def __getitem__(self, key: str) -> Any:
-        """TEMPORARY: dict-style reading, see :meth:`get`."""
-        return self.as_dict()[key]
-
     # ------------------------------------------------------------------ use
     @property
     def refetched(self) -> bool:

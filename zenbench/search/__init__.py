@@ -11,12 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zenbench._callable_module import make_callable
 from zenbench.errors import SearchInterrupted
 from zenbench.fileio import FolderLock
+from zenbench.latency import LatencyTable
 from zenbench.search.evolution import SearchSettings, SearchState, plainnet_evolution
 from zenbench.search.parallel import ScoreJob, make_scorer
 from zenbench.search.report import write_report
-from zenbench.tables import LatencyTable
 
 
 def search(settings: SearchSettings, out: Path, *, table: LatencyTable | None = None, resume: bool = False,
@@ -46,4 +47,9 @@ def search(settings: SearchSettings, out: Path, *, table: LatencyTable | None = 
     return result
 
 
-__all__ = ["SearchSettings", "search"]
+#: the evolution on ready-made settings; ``zenbench.search(...)`` (the package called) plans them from budgets
+run_search = search
+
+__all__ = ["SearchSettings", "run_search", "search"]
+
+make_callable(__name__, "zenbench.api:search")

@@ -17,6 +17,7 @@ from typing import Any
 
 from zenbench.budget import Constraints
 from zenbench.errors import SearchInterrupted, SettingError
+from zenbench.latency import LatencyTable
 from zenbench.search.engine import (
     CHECKPOINT,
     HISTORY,
@@ -30,7 +31,6 @@ from zenbench.search.engine import (
 )
 from zenbench.space.mutate import mutate
 from zenbench.space.spec import NetworkSpec
-from zenbench.tables import LatencyTable
 
 BEST_STRUCTURE = "best_structure.txt"
 
@@ -98,7 +98,7 @@ class PlainNetSpace:
         """The predicted latency for the history row when the constraints did not need it."""
         if self.table is None:
             return None
-        from zenbench.budget import predict_latency
+        from zenbench.latency import predict_latency
 
         return predict_latency(spec, self.table, self.settings.resolution, self.settings.num_classes).value_ms
 

@@ -15,16 +15,17 @@ folder is locked while it runs.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
 from pathlib import Path
 from typing import Any
 
-from zenbench.fileio import FolderLock
+from zenbench.fileio import FolderLock, atomic_write_text
+from zenbench.latency import LatencyTable
 from zenbench.search.engine import Checked, Evolution, LoopSettings
 from zenbench.space.nb201 import DATASETS, Cell, parse_cell
-from zenbench.tables import LatencyTable
 
 BEST_CELL = "best_cell.txt"
 
@@ -47,7 +48,7 @@ class CellSpace:
         return child.mutate(rng) if rng.random() < 0.5 else child
 
     def check(self, candidate: Cell) -> Checked:
-        from zenbench.fit import predict_cells
+        from zenbench.latency.nb201 import predict_cells
 
         predicted = float(predict_cells(self.table, [str(candidate)])[0])
         return Checked(predicted, "latency_ms" if predicted > self.latency_ms else None)
@@ -115,11 +116,8 @@ def search_nb201(table: LatencyTable, *, latency_ms: float, dataset: str = "cifa
             "scored": len(state.scores), "resumed_from": evolution.resumed_from}
 
 
-def __getattr__(name: str) -> Any:
-    """``oracle_comparison`` moved to :mod:`zenbench.bench.nb201_search` (search does not import bench);
-    the CLI still imports it from here, so it is re-exported lazily until the CLI imports it from there."""
-    if name == "oracle_comparison":
-        from zenbench.bench.nb201_search import oracle_comparison
-
-        return oracle_comparison
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def write_nb201_results(folder: Path, result: dict[str, Any]) -> None:
+    """Write an NB201 search's ``best_cell.txt`` (when a cell met the budget) and ``history.json``, atomically."""
+    if result["best"]:
+        atomic_write_text(folder / "best_cell.txt", result["best"]["arch"] + "\n")
+    atomic_write_text(folder / "history.json", json.dumps(result["history"]))

@@ -61,3 +61,12 @@ def get_preset(name: str) -> Preset:
     if name not in PRESETS:
         raise UnknownNameError("search preset", name, PRESETS)
     return PRESETS[name]
+
+
+def choose_preset(preset: str | None, *, latency_ms: float | None, macs: float | None, params: float | None) -> Preset:
+    """The paper preset a search starts from: ``preset`` by name, else 'cifar-params1M' when only a
+    parameter budget is given, else 'imagenet-latency'."""
+    if preset is not None:
+        return get_preset(preset)
+    only_params = params is not None and latency_ms is None and macs is None
+    return get_preset("cifar-params1M" if only_params else "imagenet-latency")
