@@ -21,11 +21,11 @@ import yaml
 
 from zenbench.backends.base import BackendSettings, get_backend
 from zenbench.errors import ProfileError, UnknownNameError
-from zenbench.locate import SHIPPED_PROFILES
 from zenbench.measure import TimingRules
 from zenbench.space.limits import DEFAULT_LIMITS
 
-PROJECT_PROFILES = SHIPPED_PROFILES
+#: the device profiles shipped with the package (a working directory's ``device_profiles/`` wins)
+PROJECT_PROFILES = Path(__file__).resolve().parent / "device_profiles"
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 SPACES = ("xxbl", "idw", "nb201")
 

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from zenbench.latency import LatencyTable
 
 PACKAGE = Path(__file__).resolve().parent
-SHIPPED_PROFILES = PACKAGE / "device_profiles"
 SHIPPED_TABLES = PACKAGE / "latency_tables"
 USER_TABLES = Path("latency_tables")
 
@@ -49,7 +48,7 @@ def load_device_table(device: str, table: Path | None = None,
     from zenbench.latency import LatencyTable
     from zenbench.measure import host_differences
 
-    profile = load_device(device)
+    profile = load_device(device)  # the profiles themselves are found by zenbench.devices (profile_dirs)
     path = table if table is not None else find_table(profile.name)
     loaded = LatencyTable.load(path, expect=profile.describe(), force=force)
     differences: list[str] = []

@@ -122,7 +122,7 @@ def measure(
     """Measure a whole network end to end on a device, as the profiler does."""
     from zenbench.builder.measuring import measure_network
     from zenbench.devices import load_device
-    from zenbench.measure import environment
+    from zenbench.measure import busy_warning, environment
     from zenbench.models import resolve_network
 
     net = resolve_network(network)
@@ -132,6 +132,9 @@ def measure(
     m = measure_network(net.spec, chosen, res, classes, instances=instances)
     scale = 1000.0 / (chosen.batch if chosen.per_image else 1)
     stats = m.summary(scale)
+    busy = busy_warning(m)
+    if busy:
+        warn(busy)  # on stderr, under --json too: a busy host's figure is never reported silently
     if json_out:
         print_json({"network": net.name, "structure": str(net.spec), "resolution": res, "per_image": chosen.per_image,
                     "latency_ms": stats, "settings": chosen.describe(), "environment": environment(chosen.threads),

@@ -16,7 +16,7 @@ from zenbench.cli.options import (
     Precision,
     split_choices,
 )
-from zenbench.cli.render import console, err_console, print_json, table
+from zenbench.cli.render import console, err_console, print_json, table, warn
 from zenbench.errors import ZenbenchError
 
 
@@ -58,6 +58,9 @@ def export(
             manifests.append(export_network(target.spec, fmt, precision=precision.value, out_dir=folder,
                                             resolution=res, num_classes=target.num_classes, se=target.se, name=name,
                                             measure_on=profile, budget_ms=target.budget_ms, predicted_ms=predicted))
+    for m in manifests:
+        if (m.get("latency") or {}).get("busy"):
+            warn(f"{m['file']}: host busy while timing ({m['latency'].get('busy_reason')}); re-run on a quiet host")
     if json_out:
         print_json(manifests)
         return

@@ -21,7 +21,7 @@ from zenbench.cli.options import (
     parse_quantity,
     positive,
 )
-from zenbench.cli.render import console, err_console, print_json
+from zenbench.cli.render import LogProgress, console, err_console, print_json
 from zenbench.errors import ZenbenchError
 from zenbench.search.nb201 import write_nb201_results
 
@@ -75,12 +75,18 @@ def search(
     if plan.table is not None:
         warn_other_host(plan.device, table_path, plan.host_differences)
     folder = plan.folder
+    log = None if json_out or err_console.is_terminal else LogProgress(f"search into {folder} (iterations)")
+
+    def show(state: Any, info: dict[str, Any]) -> None:
+        if log is not None:
+            log.update(0, completed=state.iteration, total=iterations)
+        elif not json_out:
+            live.update(_view(state, info, iterations))
+
     with Live(Table.grid(), console=err_console, refresh_per_second=2, transient=True,
-              auto_refresh=not json_out) as live:
+              auto_refresh=not json_out and log is None) as live:
         result = run_search(plan.settings, folder, table=plan.table, resume=resume, ray_address=ray,
-                            device=plan.device,
-                            on_progress=lambda st, info: None if json_out else live.update(_view(st, info,
-                                                                                                  iterations)))
+                            device=plan.device, on_progress=show)
     if json_out:
         print_json(result)
         return
