@@ -38,6 +38,8 @@ def _bad_values(csv: str) -> list[tuple[str, list[str]]]:
                    ["--params", "-1"], ["--guard", "2"], ["--guard", "wide"], ["--space", "resnet"],
                    ["--checkpoint-every", "0"], ["--max-layers", "0"], ["--preset", "imagenet-latencyy"],
                    ["--resolution", "0"], ["--table", MISSING], ["--seed", "-3"], ["--flops", "1e999"]],
+        "report": [[MISSING], [MISSING, "--bogus"], [MISSING, "--table", MISSING],
+                   [MISSING, "--device", "no-such-device"]],
         "export": [["--format", "caffe"], ["--format", ","], ["--precision", "fp8"], ["--resolution", "0"],
                    ["--num-classes", "0"], ["SuperConvK3BNRELU(3,32,3,1)"]],
         "demo": [["--iterations", "0"], ["--latency-ms", "0"], ["--latency-ms", "-1"]],

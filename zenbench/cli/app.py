@@ -19,7 +19,7 @@ try:  # typer >= 0.22 vendors click as typer._click; older typer uses click itse
 except ImportError:  # pragma: no cover
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
-from zenbench.cli import benchmark, demo, devices, export, latency, networks, search
+from zenbench.cli import benchmark, demo, devices, export, latency, networks, report, search
 from zenbench.errors import StructureError, ZenbenchError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -151,6 +151,7 @@ COMMANDS: tuple[tuple[typer.Typer, str, Callable[..., Any]], ...] = (
     (app, "search", search.search),
     (app, "export", export.export),
     (app, "demo", demo.demo),
+    (app, "report", report.report),
     (table_app, "fit", latency.table_fit),
     (table_app, "recalibrate", latency.table_recalibrate),
     (benchmark_app, "proxies", benchmark.proxies),
