@@ -52,6 +52,17 @@ def test_search_then_export_the_run_folder(tmp_path, monkeypatch) -> None:
     assert stored["sha256"] == hashlib.sha256((folder / "best.onnx").read_bytes()).hexdigest() == manifest["sha256"]
 
 
+def test_search_on_two_devices_under_a_time_budget(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = zenbench.search([50.0, 60.0], device=["cpu", "cpu-litert"], params=3e5, preset="cifar-params1M",
+                          resolution=16, num_classes=10, population=4, iterations=6, batch_size=2, proxy="params",
+                          minutes=30, force=True)
+    assert run["folder"] == "runs/search-50ms-cpu+60ms-cpu-litert-s0" and run["stopped"] == "iterations"
+    assert set(run["best"]["latency_ms_by_device"]) == {"cpu", "cpu-litert"}
+    target = zenbench.api.export_target(run["folder"])
+    assert (target.budget_on("cpu"), target.budget_on("cpu-litert"), target.budget_on("t4")) == (50.0, 60.0, None)
+
+
 def test_search_refuses_a_budget_below_zero() -> None:
     with pytest.raises(ZenbenchError, match="above 0"):
         zenbench.search(latency_ms=-5)

@@ -132,3 +132,11 @@ class SearchInterrupted(ZenbenchError):
     ``state`` is the checkpointed search state, so the caller can still write a report."""
 
     state: object = None
+
+
+class AdaptSourceError(ZenbenchError):
+    """A source table that cannot be adapted to a device: another device kind, backend, precision or batch."""
+
+
+class BudgetTooSmall(ZenbenchError):
+    """A time budget too small for the fewest networks an adaptation needs: says what fits and what budget does."""

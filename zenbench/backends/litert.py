@@ -9,6 +9,7 @@ import numpy as np
 
 from zenbench.backends.base import BACKENDS, Backend, BackendSettings, Runnable, Workload
 from zenbench.errors import BackendUnavailable
+from zenbench.quiet import captured_stderr, quiet_libraries
 
 
 class LiteRTBackend(Backend):
@@ -29,16 +30,18 @@ class LiteRTBackend(Backend):
         from zenbench.backends.tflite_convert import require_tflite
 
         require_tflite(converter=False)  # before the import: a missing extra is one line, not a traceback
+        quiet_libraries()
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         kwargs = {"num_threads": settings.threads or 1}
         if not settings.options.get("xnnpack", True):
             kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        if isinstance(model, bytes):
-            interpreter = Interpreter(model_content=model, **kwargs)
-        else:
-            interpreter = Interpreter(model_path=str(model), **kwargs)
-        interpreter.allocate_tensors()
+        with captured_stderr():  # the runtime's start-up and delegate notices
+            if isinstance(model, bytes):
+                interpreter = Interpreter(model_content=model, **kwargs)
+            else:
+                interpreter = Interpreter(model_path=str(model), **kwargs)
+            interpreter.allocate_tensors()
         return interpreter
 
     def prepare(self, workload: Workload, settings: BackendSettings) -> Runnable:

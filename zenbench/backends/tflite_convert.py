@@ -13,7 +13,6 @@ the rest of the stack.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from zenbench.errors import BackendUnavailable
+from zenbench.quiet import captured_stderr, quiet_libraries
 
 INSTALL = "pip install 'zenbench[tflite]' (litert-torch and ai-edge-litert)"
 
@@ -61,23 +61,25 @@ def to_tflite(module: nn.Module, input_shape: tuple[int, ...], *, channels_last_
     reason = converter_missing()
     if reason:
         raise BackendUnavailable(reason)
-    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
+    quiet_libraries()
     import litert_torch
 
     module = module.eval()
     example = torch.randn(input_shape)
     if channels_last_io and len(input_shape) == 4:
         outputs = [0] if _output_rank(module, example) == 4 else []
-        module = litert_torch.to_channel_last_io(module, args=[0], outputs=outputs)
+        module = litert_torch.to_channel_last_io(module, args=[0], outputs=outputs).eval()
         example = example.permute(0, 2, 3, 1).contiguous()
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # the converter's pytree deprecation notices
-        edge = litert_torch.convert(module, (example,))
+        with captured_stderr():
+            edge = litert_torch.convert(module, (example,))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.tflite"
-        edge.export(str(path))
+        with captured_stderr():
+            edge.export(str(path))
         return path.read_bytes()
 
 

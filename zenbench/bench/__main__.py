@@ -9,10 +9,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from zenbench.bench import predict_speed, search_speed, zen_speed
+from zenbench.bench import adapt, predict_speed, search_speed, zen_speed
 from zenbench.fileio import atomic_write_text
 
-SUITES = {"zen_speed": zen_speed.run, "predict_speed": predict_speed.run, "search_speed": search_speed.run}
+SUITES = {"zen_speed": zen_speed.run, "predict_speed": predict_speed.run, "search_speed": search_speed.run,
+          "adapt": adapt.run}
 
 
 def render_zen_speed(result: dict, console: Console) -> None:
@@ -53,7 +54,15 @@ def render_predict_speed(result: dict, console: Console) -> None:
                   f"{result['mean_blocks']:.1f} blocks on average)")
 
 
-RENDER = {"zen_speed": render_zen_speed, "predict_speed": render_predict_speed, "search_speed": render_search_speed}
+RENDER = {"zen_speed": render_zen_speed, "predict_speed": render_predict_speed, "search_speed": render_search_speed,
+          "adapt": adapt.render}
+
+
+def adapt_options(args: argparse.Namespace) -> dict:
+    """The adapt suite's options from the command line."""
+    return {"devices": [d for d in args.devices.split(",") if d], "held_out": args.held_out,
+            "budgets": [int(b) for b in args.budgets.split(",") if b], "passes": args.passes, "quick": args.quick,
+            "resolution": args.resolution, "plan": args.plan}
 
 
 def main() -> None:
@@ -61,13 +70,23 @@ def main() -> None:
     parser.add_argument("suites", nargs="*", help=f"suites to run (default: all of {', '.join(SUITES)})")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per measurement (default 10)")
     parser.add_argument("--out", type=Path, default=Path("bench_results"), help="folder for the JSON results")
+    adapting = parser.add_argument_group("adapt suite")
+    adapting.add_argument("--devices", default="cpu,cpu-litert", help="devices to adapt to (default cpu,cpu-litert)")
+    adapting.add_argument("--held-out", type=int, default=30, help="held-out networks per device (default 30)")
+    adapting.add_argument("--budgets", default="10,20,40,80", help="adaptation networks per budget (default "
+                                                                   "10,20,40,80; at least 8)")
+    adapting.add_argument("--passes", type=int, default=3, help="round-robin passes per network (default 3)")
+    adapting.add_argument("--quick", action="store_true", help="smoke-test timing rules: never for real figures")
+    adapting.add_argument("--resolution", type=int, default=None, help="sample networks at this resolution "
+                                                                       "(default: the tables')")
+    adapting.add_argument("--plan", action="store_true", help="only estimate the measuring time")
     args = parser.parse_args()
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:
         parser.error(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
     console = Console(width=200)
     for name in args.suites or list(SUITES):
-        result = SUITES[name](runs=args.runs)
+        result = SUITES[name](runs=args.runs, **(adapt_options(args) if name == "adapt" else {}))
         RENDER[name](result, console)
         path = args.out / f"{name}.json"
         atomic_write_text(path, json.dumps(result, indent=2))

@@ -18,6 +18,7 @@ from zenbench.backends.base import get_backend
 from zenbench.builder.hostspeed import ProbedTimer, profile_elasticity
 from zenbench.builder.workloads import network_workload
 from zenbench.devices import DeviceProfile
+from zenbench.errors import ZenbenchError
 from zenbench.latency.evaluation import ValidationPoint, evaluate, validation_dir
 from zenbench.latency.table import LatencyTable
 from zenbench.measure import Measurement, TimingRules, median_instance
@@ -98,6 +99,9 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
     from zenbench.zoo import get_zoo_model, list_models
 
     table = LatencyTable.load(table_path, expect=profile.describe())
+    if calibration_n and table.metadata.get("adaptation"):
+        raise ZenbenchError(f"{table_path} is adapted and keeps its adaptation's calibration; to adapt it on more "
+                            f"networks run `zenbench profile --device {profile.name} --minutes M` with a larger M")
     spaces = [space] if space else sorted({t["space"] for t in table.metadata["grid"]["targets"]
                                            if t["resolution"] == resolution})
     rng = random.Random(f"validate-{seed}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,9 @@ from zenbench.cli.options import (
     UnitSpace,
 )
 from zenbench.cli.render import console, print_json, progress_bar, table, warn
+
+if TYPE_CHECKING:
+    from zenbench.devices import DeviceProfile, SpaceTarget
 
 DeviceOption = Annotated[str, typer.Option(help="Device profile name (`zenbench devices`) or a YAML file.")]
 
@@ -70,11 +73,19 @@ def profile(
                                               help="Time units still noisy after the first pass once more.")] = True,
     quick: Annotated[bool, typer.Option(help="Smoke-test timing (3 runs, no warm-up): never for a real table.")
                      ] = False,
+    minutes: Annotated[float | None, typer.Option(min=0.0, help="Adapt a table profiled elsewhere to this host "
+                                                                "within this many minutes of measuring whole networks "
+                                                                "(default: the full profile).")] = None,
+    from_table: Annotated[Path | None, typer.Option("--from", dir_okay=False,
+                                                    help="With --minutes: the table to adapt (default: the "
+                                                         "device's shipped table); another runtime's is allowed.")
+                          ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Time every unit of a space's grid on a device and write its latency table (resumable).
+    """Write a device's latency table: every unit timed (resumable), or with --minutes an existing table adapted.
 
-    Host speed scales timings by the same factor for every workload.
+    With --minutes M, whole networks are measured for M minutes and the device's shipped table (or --from) is
+    adapted to this host; see docs/adapting-a-table.md.
     """
     from zenbench.builder.profile import default_table_path, profile_device
     from zenbench.devices import SpaceTarget, load_device
@@ -82,6 +93,10 @@ def profile(
     chosen = load_device(device)
     targets = [SpaceTarget(s.value, resolution) for s in space] if space else None
     path = out if out is not None else default_table_path(chosen.name)
+    if minutes is not None or from_table is not None:
+        _adapt(chosen, minutes, from_table, path, targets=targets, resume=resume, seed=seed, quick=quick,
+              json_out=json_out)
+        return
     with progress_bar(f"profiling {chosen.name} ({chosen.backend}, {chosen.precision}, batch {chosen.batch})",
                       disable=json_out) as bar:
         task = bar.add_task("units", total=None)
@@ -108,6 +123,36 @@ def profile(
         console.print(f"host speed during the profile: reference network {speed['typical_ms']:.3g} ms typical, "
                       f"{speed['factor_p10']:.3f}-{speed['factor_p90']:.3f} (p10-p90) times as fast; timings "
                       f"scaled to it by that ratio to the power {speed.get('elasticity', 1.0):.2f} ({slope})")
+
+
+def _adapt(chosen: DeviceProfile, minutes: float | None, source: Path | None, path: Path, *,
+           targets: list[SpaceTarget] | None, resume: bool, seed: int, quick: bool, json_out: bool) -> None:
+    """``profile --minutes``: adapt a table to this host (``zenbench.builder.adapt``) and report the forms."""
+    from zenbench.builder.adapt import adapt_device
+    from zenbench.errors import SettingError
+
+    if minutes is None:
+        raise SettingError("--from adapts a table within a time budget: add --minutes M (e.g. --minutes 5)")
+    with progress_bar(f"adapting a table to {chosen.name} within {minutes:g} min (seconds measured / budget)",
+                      disable=json_out) as bar:
+        task = bar.add_task("seconds", total=minutes * 60)
+        result, written = adapt_device(
+            chosen, minutes=minutes, source=source, out=path, resume=resume, seed=seed, targets=targets,
+            rules=chosen.timing.quick() if quick else None,
+            on_progress=lambda p: bar.update(task, completed=round(min(p.spent_s, p.budget_s))))
+    record = result.meta.adaptation
+    if json_out:
+        print_json({"table": str(written), "adaptation": dict(record), "calibration": result.calibration.as_dict()})
+        return
+    src = record["source"]
+    console.print(f"adapted {src['path']} (profiled on {src['host'].get('cpu')}, {src['backend']}) to this host from "
+                  f"{record['networks']} networks measured in {record['seconds_measured']:.0f} s"
+                  + (" [yellow](another runtime)[/]" if record.get("cross_runtime") else ""))
+    report = table("forms (leave-one-out error on this host's networks)", ("form", "LOO MAPE", ""), left=("form",))
+    for form, loo in record["loo_mape"].items():
+        report.add_row(form, f"{loo:.1%}", "[green]chosen[/]" if form == record["form"] else "")
+    console.print(report)
+    console.print(f"wrote {written}: {result.calibration}")
 
 
 def measure(

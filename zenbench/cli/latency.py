@@ -81,7 +81,8 @@ def predict(
                 formula(cal) if cal else "re-profile: the table has no whole-network calibration")
     console.print(out)
     if prediction.expected_error is not None:
-        console.print(f"expected error (validation MAPE): {prediction.expected_error:.1%}")
+        method = (tab.metadata.get("validation") or {}).get("method", "validation MAPE")
+        console.print(f"expected error ({method}): {prediction.expected_error:.1%}")
 
 
 def table_fit(

@@ -27,8 +27,11 @@ from zenbench.search.nb201 import write_nb201_results
 
 
 def search(
-    latency_ms: Annotated[float | None, typer.Option(help="Latency budget in ms on --device (> 0).")] = None,
-    device: Annotated[str, typer.Option(help="Device whose latency table predicts latency.")] = "cpu",
+    latency_ms: Annotated[list[float] | None, typer.Option(metavar="MS", help="Latency budget in ms (> 0): one for every "
+                                                                "--device, or one per --device in order.")] = None,
+    device: Annotated[list[str] | None, typer.Option(metavar="NAME", help="Device whose latency table predicts latency; repeat "
+                                                          "for several (every budget must hold). [default: cpu]")
+                      ] = None,
     table_path: TableOption = None,
     flops: Annotated[str | None, typer.Option(help="MACs budget, e.g. 400M (the paper's 'FLOPs').")] = None,
     params: Annotated[str | None, typer.Option(help="Parameter budget, e.g. 1M.")] = None,
@@ -42,6 +45,8 @@ def search(
     num_classes: NumClassesOption = None,
     population: Annotated[int, typer.Option(min=1, help="Population size.")] = 64,
     iterations: Annotated[int, typer.Option(min=1, help="Evolution iterations.")] = 1000,
+    minutes: Annotated[float | None, typer.Option(metavar="MIN", help="Stop after this many minutes (checkpointed; --resume "
+                                                       "with more continues) if --iterations are not done.")] = None,
     proxy: Annotated[str, typer.Option(help="Score to maximise (`zenbench proxies`).")] = "zen",
     batch_size: Annotated[int, typer.Option(min=1, help="Proxy batch size.")] = 16,
     seed: SeedOption = 0,
@@ -60,20 +65,25 @@ def search(
     from zenbench.api import plan_search
     from zenbench.search import run_search
 
-    positive(latency_ms, "--latency-ms")
+    budgets = [positive(ms, "--latency-ms") for ms in latency_ms or []]
+    positive(minutes, "--minutes")
+    devices = device or ["cpu"]
     band = parse_guard(guard)
     macs, param_budget = parse_quantity(flops, "flops"), parse_quantity(params, "params")
     if space is SearchSpaceName.nb201:
-        _search_nb201(latency_ms, table_path, proxy, population, iterations, batch_size, seed, out, json_out, resume,
+        if len(budgets) > 1 or len(devices) > 1:
+            raise ZenbenchError("--space nb201 takes one --latency-ms and one table (--table)")
+        _search_nb201(budgets[0] if budgets else None, table_path, proxy, population, iterations, batch_size, seed, out, json_out, resume,
                       checkpoint_every)
         return
-    plan = plan_search(latency_ms, device=device, table=table_path, macs=macs, params=param_budget,
+    budget: float | list[float] | None = budgets[0] if len(budgets) == 1 else budgets or None
+    plan = plan_search(budget, device=devices, table=table_path, macs=macs, params=param_budget,
                        max_layers=max_layers, preset=preset, space=None if space is None else space.value, init=init,
                        resolution=resolution, num_classes=num_classes, population=population, iterations=iterations,
                        proxy=proxy, batch_size=batch_size, seed=seed, out=out, workers=workers, pareto=pareto,
-                       guard=band, checkpoint_every=checkpoint_every, force=force)
-    if plan.table is not None:
-        warn_other_host(plan.device, table_path, plan.host_differences)
+                       guard=band, checkpoint_every=checkpoint_every, force=force, minutes=minutes)
+    for each in plan.devices:
+        warn_other_host(each.device, table_path, each.host_differences)
     folder = plan.folder
     log = None if json_out or err_console.is_terminal else LogProgress(f"search into {folder} (iterations)")
 
@@ -81,12 +91,13 @@ def search(
         if log is not None:
             log.update(0, completed=state.iteration, total=iterations)
         elif not json_out:
-            live.update(_view(state, info, iterations))
+            live.update(_view(state, info, iterations, minutes))
 
     with Live(Table.grid(), console=err_console, refresh_per_second=2, transient=True,
               auto_refresh=not json_out and log is None) as live:
-        result = run_search(plan.settings, folder, table=plan.table, resume=resume, ray_address=ray,
-                            device=plan.device, on_progress=show)
+        result = run_search(plan.settings, folder, table=plan.search_tables, resume=resume, ray_address=ray,
+                            device=", ".join(d.device for d in plan.devices) or None, on_progress=show,
+                            minutes=minutes)
     if json_out:
         print_json(result)
         return
@@ -94,18 +105,29 @@ def search(
     if best is None:
         console.print(f"[red]no candidate met the constraints[/]; see {folder}/report.md")
         return
-    console.print(f"[bold]best[/] (score {best['score']:.4f}, predicted latency "
-                  f"{'-' if best['latency_ms'] is None else format(best['latency_ms'], '.4g')} ms, "
+    console.print(f"[bold]best[/] (score {best['score']:.4f}, predicted latency {_latency_text(best)}, "
                   f"{best['macs'] / 1e6:.0f}M MACs, {best['params'] / 1e6:.2f}M params, {best['layers']} layers):")
     console.print(best["structure"], soft_wrap=True, highlight=False)
+    console.print(result["stop_reason"], highlight=False)
     console.print(f"results: {folder}/ (best_structure.txt, top_k.json, history.parquet, report.md, plots)")
 
 
-def _view(state: Any, info: dict[str, Any], iterations: int) -> Table:
-    """The live status lines: iteration, rate, ETA, best score and its latency, acceptance."""
+def _latency_text(best: dict[str, Any]) -> str:
+    """'3.1 ms', or '3.1 ms on cpu, 4.2 ms on cpu-litert' for a search on several devices."""
+    by_device = best.get("latency_ms_by_device")
+    if by_device:
+        return ", ".join(f"{ms:.4g} ms on {name}" for name, ms in by_device.items())
+    return f"{'-' if best['latency_ms'] is None else format(best['latency_ms'], '.4g')} ms"
+
+
+def _view(state: Any, info: dict[str, Any], iterations: int, minutes: float | None = None) -> Table:
+    """The live status lines: iteration, rate, ETA (the sooner of the iterations' and the time budget's),
+    best score and its latency, acceptance."""
     best = info["best"]
     rate = state.iteration / max(state.seconds, 1e-9)
     eta = (iterations - state.iteration) / max(rate, 1e-9)
+    if minutes is not None:
+        eta = max(0.0, min(eta, minutes * 60.0 - state.seconds))
     grid = Table.grid(padding=(0, 2))
     grid.add_row("iteration", f"{state.iteration}/{iterations}", "it/s", f"{rate:.2f}", "ETA", f"{eta:.0f} s")
     grid.add_row("best score", f"{best.score:.4f}", "its latency",

@@ -66,8 +66,11 @@ def predict_points(table: LatencyTable, points: list[ValidationPoint]) -> None:
 def evaluate(table: LatencyTable, table_path: Path, device: str, cal: list[ValidationPoint],
              val: list[ValidationPoint], zoo_points: list[ValidationPoint], out_dir: Path, sample: dict[str, Any],
              profile_reference_ms: float | None) -> dict[str, Any]:
-    """Fit the calibration, score the measured points, and write the table, the report and the plot."""
-    calibration = calibrate_table(table)
+    """Fit the calibration, score the measured points, and write the table, the report and the plot.
+    An adapted table (``zenbench profile --minutes``) keeps the calibration its adaptation chose: refitting
+    it here would replace the winning form with a full recalibration on the same networks."""
+    adapted = bool(table.metadata.get("adaptation")) and table.calibration is not None
+    calibration = table.calibration if adapted else calibrate_table(table)
     if calibration is None:
         raise ZenbenchError(f"{table_path} has fewer than 8 networks measured end to end to calibrate on; "
                             f"re-profile it with `zenbench profile` or pass --calibration-n 40")
@@ -97,6 +100,9 @@ def recalibrate(table_path: Path, out_dir: Path | None = None) -> dict[str, Any]
     table = LatencyTable.load(table_path, require_calibration=False)
     report_path = (out_dir or validation_dir(table_path)) / "validation.json"
     if not report_path.exists():
+        if table.metadata.get("adaptation") and table.calibration is not None:
+            raise ZenbenchError(f"{table_path} is adapted (zenbench profile --minutes) and keeps the calibration "
+                                f"its adaptation chose; run `zenbench validate` to score it")
         calibration = calibrate_table(table)
         if calibration is None:
             raise ZenbenchError(f"{table_path} has fewer than 8 networks measured end to end to calibrate on")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from zenbench.errors import ZenbenchError
@@ -56,6 +56,8 @@ class TableMeta:
     validation: Mapping[str, Any]
     created: str | None
     other: Mapping[str, Any]
+    #: how a table adapted from another host's was made (``zenbench profile --minutes``); empty otherwise
+    adaptation: Mapping[str, Any] = field(default_factory=dict)
 
 
 def new_metadata(device: dict[str, Any], environment: dict[str, Any], versions: dict[str, str],
@@ -146,6 +148,18 @@ def _padding_and_smoother(meta: Mapping[str, Any]) -> tuple[Padding, ResidualSmo
     return Padding.of(block), ResidualSmoother(**raw)
 
 
+def _adaptation(meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The optional record of an adaptation: its chosen form, that form's leave-one-out error, its networks
+    and its source."""
+    record = _object(meta, "adaptation")
+    if not record:
+        return {}
+    if not isinstance(record.get("form"), str) or not _is_number(record.get("chosen_loo_mape")) \
+            or not isinstance(record.get("networks"), int) or not isinstance(record.get("source"), Mapping):
+        raise ValueError("its adaptation record needs a form, its chosen_loo_mape, a count of networks and a source")
+    return record
+
+
 def check_metadata(meta: Any) -> TableMeta:
     """The stored metadata as a :class:`TableMeta`; ``ValueError`` saying what is wrong (the loader adds
     the file)."""
@@ -168,6 +182,7 @@ def check_metadata(meta: Any) -> TableMeta:
     if created is not None and not isinstance(created, str):
         raise ValueError(f"its creation date is {created!r}, not text")
     block, smoother = _padding_and_smoother(meta)
-    known = {"format", "device", "channel_block", "smoother", "calibration", "networks", "validation", "created"}
+    known = {"format", "device", "channel_block", "smoother", "calibration", "networks", "validation", "created",
+             "adaptation"}
     return TableMeta(version, _device(meta), block, smoother, calibration, _networks(meta), validation, created,
-                     {k: v for k, v in meta.items() if k not in known})
+                     {k: v for k, v in meta.items() if k not in known}, _adaptation(meta))

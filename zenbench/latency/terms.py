@@ -94,7 +94,7 @@ def fit_linear(raw_by_group: list[dict[str, float]], units: list[int], measured:
 
     rest = pooled_raw - sum((sums[g] for g in fitted), np.zeros_like(y))
     a, x, c, d = solve([sums[g] for g in fitted] + ([rest] if np.any(rest) else []))
-    scales = {g: float(v) for g, v in zip(fitted, x, strict=True)}
+    scales = {g: float(v) for g, v in zip(fitted, x[:len(fitted)], strict=True)}
     unfitted = [g for g in groups if g not in fitted]
     if unfitted:  # the scale of the rest where it ran, else that of one scale fitted to the whole sum
         shared = float(x[len(fitted)]) if np.any(rest) else float(solve([pooled_raw])[1][0])

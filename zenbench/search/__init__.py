@@ -14,16 +14,20 @@ from typing import Any
 from zenbench._callable_module import make_callable
 from zenbench.errors import SearchInterrupted
 from zenbench.fileio import FolderLock
-from zenbench.latency import LatencyTable
-from zenbench.search.evolution import SearchSettings, SearchState, plainnet_evolution
+from zenbench.search.evolution import SearchSettings, SearchState, Tables, plainnet_evolution
 from zenbench.search.parallel import ScoreJob, make_scorer
 from zenbench.search.report import write_report
 
 
-def search(settings: SearchSettings, out: Path, *, table: LatencyTable | None = None, resume: bool = False,
+def search(settings: SearchSettings, out: Path, *, table: Tables = None, resume: bool = False,
            ray_address: str | None = None, device: str | None = None,
-           on_progress: Callable[[SearchState, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+           on_progress: Callable[[SearchState, dict[str, Any]], None] | None = None,
+           minutes: float | None = None) -> dict[str, Any]:
     """Run the evolution under ``settings`` into ``out`` and write the report; returns its summary.
+
+    It stops after ``settings.iterations`` or ``minutes`` (the run's total, resumes included), whichever
+    comes first; the summary's ``stopped`` says which. ``table`` is one device's table, or a mapping of
+    each device to its table when ``settings.constraints.devices`` budgets several.
 
     Ctrl-C writes the report of the checkpointed state and raises :class:`SearchInterrupted`; a run
     in which no candidate met the constraints writes its report and raises
@@ -34,14 +38,14 @@ def search(settings: SearchSettings, out: Path, *, table: LatencyTable | None = 
         scorer = make_scorer(job, settings.workers, ray_address)
         evolution = plainnet_evolution(settings, out, table, scorer)
         try:
-            state = evolution.run(resume=resume, on_progress=on_progress)
+            state = evolution.run(resume=resume, on_progress=on_progress, minutes=minutes)
         except SearchInterrupted as stop:
             if isinstance(stop.state, SearchState):
-                write_report(out, settings, stop.state, device=device)
+                write_report(out, settings, stop.state, device=device, stopped=evolution.stopped)
             raise
         finally:
             scorer.close()
-        result = write_report(out, settings, state, device=device)
+        result = write_report(out, settings, state, device=device, stopped=evolution.stopped, minutes=minutes)
         if state.best is None:
             raise evolution.no_candidate_error(state)
     return result

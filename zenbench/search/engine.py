@@ -39,8 +39,12 @@ from zenbench.fileio import Journal, atomic_write_text
 CHECKPOINT = "checkpoint.json"
 HISTORY = "history.jsonl"
 BEST = "best.json"
-#: settings a resume may change: how long to run and how often to checkpoint
+#: settings a resume may change: how long to run and how often to checkpoint (``minutes`` is never stored)
 RESUMABLE_CHANGES = ("iterations", "checkpoint_every")
+#: why a run stopped: it did every iteration, its time ran out, or Ctrl-C
+STOP_ITERATIONS, STOP_MINUTES, STOP_INTERRUPTED = "iterations", "minutes", "interrupted"
+#: the loop's clock (a test replaces it to make a time budget deterministic)
+_now = time.perf_counter
 #: the command-line option that relaxes each constraint, for the "no candidate" message
 RELAX_HINTS = {"latency_ms": "--latency-ms", "macs": "--flops", "params": "--params", "layers": "--max-layers",
                "peak_activation_bytes": "the activation-memory budget"}
@@ -53,10 +57,14 @@ def candidate_seed(seed: int, iteration: int) -> int:
 
 @dataclass(frozen=True)
 class Checked:
-    """A candidate's constraint verdict: its predicted latency (for the row) and the first limit it breaks."""
+    """A candidate's constraint verdict: its predicted latency (for the row) and the first limit it breaks.
+
+    ``latency_by_device`` holds every device's prediction when a search budgets several devices
+    (``latency_ms`` is then the first device's); it is None for one device, so its rows stay as they were."""
 
     latency_ms: float | None
     rejected: str | None = None
+    latency_by_device: dict[str, float] | None = None
 
 
 class SearchSpace(Protocol):
@@ -115,6 +123,14 @@ class Member:
     score: float
     latency_ms: float | None
     iteration: int
+    latency_by_device: dict[str, float] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The member as stored; ``latency_by_device`` only when the search budgets several devices."""
+        data = asdict(self)
+        if self.latency_by_device is None:
+            del data["latency_by_device"]
+        return data
 
 
 @dataclass
@@ -205,6 +221,8 @@ class Evolution:
         self.journal: Journal | _MemoryJournal = Journal(out / HISTORY) if out is not None else _MemoryJournal()
         #: the iteration the last ``run`` started at (0 unless it resumed)
         self.resumed_from = 0
+        #: why the last ``run`` stopped (``STOP_*``), None while it runs
+        self.stopped: str | None = None
 
     # ------------------------------------------------------------------ state files
     def _start(self, resume: bool) -> SearchState:
@@ -237,27 +255,42 @@ class Evolution:
         best = state.best
         if best is not None:
             atomic_write_text(self.out / self.space.best_file, best.structure + "\n")
-            atomic_write_text(self.out / BEST, json.dumps({**asdict(best), "after_iterations": state.iteration,
-                                                          "of_iterations": self.loop.iterations}, indent=2))
+            atomic_write_text(self.out / BEST, json.dumps({**best.as_json(), "after_iterations": state.iteration,
+                                                          "of_iterations": self.loop.iterations,
+                                                          **({"stopped": self.stopped} if self.stopped else {})},
+                                                         indent=2))
         data = {"settings": self.identity, "iteration": state.iteration, "history_rows": state.history_rows,
-                "population": [asdict(m) for m in state.population], "rng": _rng_to_json(state.rng_state),
-                "best_scores": state.best_scores, "seconds": state.seconds, "scores": state.scores}
+                "population": [m.as_json() for m in state.population], "rng": _rng_to_json(state.rng_state),
+                "best_scores": state.best_scores, "seconds": state.seconds, "scores": state.scores,
+                **({"stopped": self.stopped} if self.stopped else {})}
         atomic_write_text(self.out / CHECKPOINT, json.dumps(data))
 
     # ------------------------------------------------------------------ the loop
-    def run(self, *, resume: bool = False, on_progress: Callable[[SearchState, dict[str, Any]], None] | None = None
-            ) -> SearchState:
-        """Run (or resume) to ``loop.iterations``; Ctrl-C checkpoints the last completed batch and raises
-        :class:`SearchInterrupted` (a plain KeyboardInterrupt when there is no results folder)."""
+    def run(self, *, resume: bool = False, on_progress: Callable[[SearchState, dict[str, Any]], None] | None = None,
+            minutes: float | None = None) -> SearchState:
+        """Run (or resume) to ``loop.iterations``, or until the run's total time (resumed runs included) reaches
+        ``minutes``, whichever comes first, at a batch boundary; :attr:`stopped` says which. Ctrl-C
+        checkpoints the last completed batch and raises :class:`SearchInterrupted` (a plain
+        KeyboardInterrupt when there is no results folder).
+
+        A time limit makes the run's length depend on the machine, not its rows: the checkpoint records
+        the iteration it stopped at, and a resume with a larger budget continues from there exactly."""
+        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, numbers.Real)
+                                    or not minutes > 0):
+            raise SettingError(f"minutes must be a number above 0, not {minutes!r}; pass --minutes 1 or more")
+        self.stopped = None
         committed = self._start(resume)
         self.resumed_from = committed.iteration
         rng = random.Random()
         rng.setstate(committed.rng_state)
         accepted = len(committed.population)
-        started = time.perf_counter() - committed.seconds
+        started = _now() - committed.seconds
         last_checkpoint = committed.iteration
         try:
             while committed.iteration < self.loop.iterations:
+                if minutes is not None and committed.seconds >= minutes * 60.0:
+                    self.stopped = STOP_MINUTES
+                    break
                 trial = replace(committed, population=list(committed.population))
                 rows = self._batch(trial, rng)
                 accepted += sum(1 for r in rows if r["status"] == "scored")
@@ -267,7 +300,7 @@ class Evolution:
                 if best is not None:
                     trial.best_scores.append((trial.iteration, best.score))
                 trial.rng_state = rng.getstate()
-                trial.seconds = time.perf_counter() - started
+                trial.seconds = _now() - started
                 committed = trial  # the commit point: rows written == state
                 if committed.iteration - last_checkpoint >= self.loop.checkpoint_every:
                     self.save(committed)
@@ -278,17 +311,19 @@ class Evolution:
             if self.out is None:
                 raise
             committed = committed.trimmed()  # drop what the unfinished batch added to shared lists
+            self.stopped = STOP_INTERRUPTED
             self.save(committed)
             stop = SearchInterrupted(f"interrupted after iteration {committed.iteration}; state saved in {self.out}; "
                                      f"run the same command with --resume to continue")
             stop.state = committed
             raise stop from None
+        self.stopped = self.stopped or STOP_ITERATIONS
         self.save(committed)
         return committed
 
     def _batch(self, state: SearchState, rng: random.Random) -> list[dict[str, Any]]:
         """Propose up to ``workers`` children that pass the constraints, score them; their rows by iteration."""
-        batch: list[tuple[int, Any, float | None]] = []
+        batch: list[tuple[int, Any, Checked]] = []
         rows: list[dict[str, Any]] = []
         while len(batch) < self.loop.workers and state.iteration < self.loop.iterations:
             it = state.iteration
@@ -299,16 +334,24 @@ class Evolution:
             child = self.space.mutate(parent, rng)
             checked = self.space.check(child)
             if checked.rejected is not None:
-                rows.append(self.space.row(it, child, f"rejected: {checked.rejected}", checked.latency_ms, None, None))
+                rows.append(self._row(it, child, f"rejected: {checked.rejected}", checked, None, None))
                 continue
-            batch.append((it, child, checked.latency_ms))
-        for (it, child, latency), (score, error) in zip(batch, self._score(state, batch), strict=True):
-            state.population.append(Member(str(child), score, latency, it))
-            rows.append(self.space.row(it, child, "scored", latency, score, error))
+            batch.append((it, child, checked))
+        for (it, child, checked), (score, error) in zip(batch, self._score(state, batch), strict=True):
+            state.population.append(Member(str(child), score, checked.latency_ms, it, checked.latency_by_device))
+            rows.append(self._row(it, child, "scored", checked, score, error))
         rows.sort(key=lambda r: r["iteration"])
         return rows
 
-    def _score(self, state: SearchState, batch: list[tuple[int, Any, float | None]]) -> list[tuple[float, str | None]]:
+    def _row(self, iteration: int, child: Any, status: str, checked: Checked, score: float | None,
+             error: str | None) -> dict[str, Any]:
+        """The space's row, with every device's prediction when the search budgets several."""
+        row = self.space.row(iteration, child, status, checked.latency_ms, score, error)
+        if checked.latency_by_device is not None:
+            row["latency_ms_by_device"] = dict(checked.latency_by_device)
+        return row
+
+    def _score(self, state: SearchState, batch: list[tuple[int, Any, Checked]]) -> list[tuple[float, str | None]]:
         seeds = [candidate_seed(self.loop.seed, it) for it, _, _ in batch]
         if not self.space.memoize:
             return self.scorer.score([child for _, child, _ in batch], seeds)
@@ -334,7 +377,8 @@ class Evolution:
         limits = Counter(r["status"].removeprefix("rejected: ") for r in self.journal.records()
                          if str(r.get("status", "")).startswith("rejected: "))
         seen = ", ".join(f"{limit} {n}" for limit, n in limits.most_common()) or "none recorded"
-        relax = " or ".join(RELAX_HINTS.get(limit, limit) for limit in limits) or "the budgets"
+        hints = dict.fromkeys(RELAX_HINTS.get(limit.split("@")[0], limit) for limit in limits)
+        relax = " or ".join(hints) or "the budgets"
         return NoFeasibleCandidate(f"no candidate met the constraints in {state.iteration} iterations (rejected by: "
                                    f"{seen}); relax {relax}, or start from a smaller initial structure")
 

@@ -11,6 +11,7 @@ and recorded with its counts. Scoring runs through a :mod:`~zenbench.search.para
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,23 +66,40 @@ class SearchSettings:
                             self.pareto)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings as a checkpoint stores them (a one-device search's exactly as before several were allowed)."""
+        return {**asdict(self), "constraints": self.constraints.as_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchSettings:
         """The settings a checkpoint stored (the inverse of :meth:`as_dict`)."""
-        return cls(**{**data, "constraints": Constraints(**data["constraints"])})
+        return cls(**{**data, "constraints": Constraints.from_dict(data["constraints"])})
+
+
+#: the latency table of a one-device search, or each device's table (by device name) for several
+Tables = LatencyTable | Mapping[str, LatencyTable] | None
 
 
 class PlainNetSpace:
-    """Zen-NAS structures as a :class:`~zenbench.search.engine.SearchSpace`."""
+    """Zen-NAS structures as a :class:`~zenbench.search.engine.SearchSpace`.
+
+    With several devices (``constraints.devices``) ``table`` maps each device to its table; a row's
+    ``latency_ms`` is the first device's prediction and the engine adds every device's."""
 
     memoize = False  # the paper's code rescores a structure that recurs, with the new iteration's seed
     best_file = BEST_STRUCTURE
 
-    def __init__(self, settings: SearchSettings, table: LatencyTable | None) -> None:
+    def __init__(self, settings: SearchSettings, table: Tables) -> None:
         self.settings = settings
-        self.table = table
+        self.devices = [b.device for b in settings.constraints.devices]
+        if self.devices:
+            if not isinstance(table, Mapping) or any(d not in table for d in self.devices):
+                raise SettingError(f"a search on {', '.join(self.devices)} needs a latency table for each device")
+            self.tables = {d: table[d] for d in self.devices}
+            self.table: LatencyTable | None = self.tables[self.devices[0]]
+        else:
+            if isinstance(table, Mapping):
+                raise SettingError("several latency tables need one latency budget per device (Constraints.devices)")
+            self.tables, self.table = {}, table
         self.init = NetworkSpec.parse(settings.init)
 
     def mutate(self, parent: str | None, rng: random.Random) -> NetworkSpec:
@@ -90,17 +108,28 @@ class PlainNetSpace:
         return mutate(NetworkSpec.parse(parent), self.settings.space, rng, replaces=2)
 
     def check(self, candidate: NetworkSpec) -> Checked:
+        if self.devices:
+            return self._check_devices(candidate)
         verdict = self.settings.constraints.check(candidate, self.table, stop_at_first=True)
-        latency = verdict.latency.value_ms if verdict.latency else self._latency(candidate)
+        latency = verdict.latency.value_ms if verdict.latency else self._latency(candidate, self.table)
         return Checked(latency, None if verdict.ok else verdict.failures[0].limit)
 
-    def _latency(self, spec: NetworkSpec) -> float | None:
+    def _check_devices(self, candidate: NetworkSpec) -> Checked:
+        """Every device's budget; the row holds every device's prediction, even those the check stopped before."""
+        verdict = self.settings.constraints.check(candidate, self.tables, stop_at_first=True)
+        known = {device: p.value_ms for device, p in verdict.latencies}
+        by_device = {d: known[d] if d in known else self._latency(candidate, self.tables[d]) for d in self.devices}
+        first = by_device[self.devices[0]]
+        return Checked(first, None if verdict.ok else verdict.failures[0].key,
+                       by_device if all(v is not None for v in by_device.values()) else None)
+
+    def _latency(self, spec: NetworkSpec, table: LatencyTable | None) -> float | None:
         """The predicted latency for the history row when the constraints did not need it."""
-        if self.table is None:
+        if table is None:
             return None
         from zenbench.latency import predict_latency
 
-        return predict_latency(spec, self.table, self.settings.resolution, self.settings.num_classes).value_ms
+        return predict_latency(spec, table, self.settings.resolution, self.settings.num_classes).value_ms
 
     def row(self, iteration: int, candidate: NetworkSpec, status: str, latency_ms: float | None,
             score: float | None, error: str | None) -> dict[str, Any]:
@@ -110,7 +139,7 @@ class PlainNetSpace:
                 "error": error}
 
 
-def plainnet_evolution(settings: SearchSettings, out: Path, table: LatencyTable | None,
+def plainnet_evolution(settings: SearchSettings, out: Path, table: Tables,
                        scorer: CandidateScorer) -> Evolution:
     """The Zen-NAS search of ``settings`` in the results folder ``out``, scoring with ``scorer``."""
     return Evolution(PlainNetSpace(settings, table), settings.loop, settings.as_dict(), out, scorer)

@@ -15,15 +15,20 @@ import pandas as pd
 
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import FolderLock, Journal, atomic_write_bytes, atomic_write_text
-from zenbench.search.engine import read_checkpoint
+from zenbench.search.engine import CHECKPOINT, STOP_MINUTES, read_checkpoint
 from zenbench.search.evolution import HISTORY, SearchSettings, SearchState
 
 
 def history_frame(out: Path, rows: int | None = None) -> pd.DataFrame:
     """The search's history: its first ``rows`` rows (those a checkpointed state counts), else every complete one."""
     records = Journal(out / HISTORY).records()[:rows]
-    return pd.DataFrame(records, columns=["iteration", "structure", "status", "score", "latency_ms", "macs", "params",
-                                       "layers", "error"])
+    columns = ["iteration", "structure", "status", "score", "latency_ms", "macs", "params", "layers", "error"]
+    if any("latency_ms_by_device" in r for r in records):  # a search on several devices: one column each
+        devices = next(r["latency_ms_by_device"] for r in records if "latency_ms_by_device" in r)
+        records = [{**r, **{f"latency_ms[{d}]": (r.get("latency_ms_by_device") or {}).get(d) for d in devices}}
+                   for r in records]
+        columns += [f"latency_ms[{d}]" for d in devices]
+    return pd.DataFrame(records, columns=columns)
 
 
 def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
@@ -49,15 +54,18 @@ def report_folder(out: Path, *, top_k: int = 10, device: str | None = None) -> d
     except (KeyError, TypeError):
         raise ZenbenchError(f"{out} holds another kind of search (an NB201 cell search?); its files are "
                             f"history.jsonl and best.json") from None
+    stopped = json.loads((Path(out) / CHECKPOINT).read_text()).get("stopped")
     with FolderLock(out):  # not while a run writes there
-        return write_report(Path(out), settings, state, top_k=top_k, device=device)
+        return write_report(Path(out), settings, state, top_k=top_k, device=device, stopped=stopped)
 
 
 def write_report(out: Path, settings: SearchSettings, state: SearchState, *, top_k: int = 10,
-                 device: str | None = None) -> dict[str, Any]:
+                 device: str | None = None, stopped: str | None = None, minutes: float | None = None
+                 ) -> dict[str, Any]:
     """history.parquet, best_structure.txt, top_k.json, report.md and plots of ``state``; returns the summary.
 
-    Only the history rows ``state`` counts are reported: an interrupted batch's rows are redone by a resume."""
+    Only the history rows ``state`` counts are reported: an interrupted batch's rows are redone by a resume.
+    ``stopped`` is why the run stopped (``engine.STOP_*``; None: unknown, e.g. read back after a kill)."""
     frame = history_frame(out, state.history_rows)
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -66,9 +74,10 @@ def write_report(out: Path, settings: SearchSettings, state: SearchState, *, top
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
     atomic_write_bytes(out / "history.parquet", sink.getvalue().to_pybytes())
     population = sorted(state.population, key=lambda m: -m.score)
+    why = stop_line(settings, state, stopped, minutes)
     if not population:
-        atomic_write_text(out / "report.md", "# zenbench search\n\nNo candidate met the constraints.\n")
-        return {"best": None, "out": str(out)}
+        atomic_write_text(out / "report.md", f"# zenbench search\n\nNo candidate met the constraints.\n\n- {why}\n")
+        return {"best": None, "out": str(out), "stopped": stopped, "stop_reason": why, "iterations": state.iteration}
     best = population[0]
     atomic_write_text(out / "best_structure.txt", best.structure + "\n")
     from zenbench.space.spec import NetworkSpec
@@ -77,7 +86,8 @@ def write_report(out: Path, settings: SearchSettings, state: SearchState, *, top
     for m in population[:top_k]:
         counts = NetworkSpec.parse(m.structure).counts(settings.resolution, settings.num_classes)
         top.append({"structure": m.structure, "score": m.score, "latency_ms": m.latency_ms, "macs": counts.macs,
-                    "params": counts.params, "layers": counts.layers, "iteration": m.iteration})
+                    "params": counts.params, "layers": counts.layers, "iteration": m.iteration,
+                    **({"latency_ms_by_device": m.latency_by_device} if m.latency_by_device is not None else {})})
     atomic_write_text(out / "top_k.json", json.dumps(top, indent=2))
     front = pareto_front(frame)
     if settings.pareto:
@@ -92,13 +102,12 @@ def write_report(out: Path, settings: SearchSettings, state: SearchState, *, top
         f"- space `{settings.space}`, proxy `{settings.proxy}` (batch {settings.batch_size}), resolution "
         f"{settings.resolution}, {settings.num_classes} classes, seed {settings.seed}, workers {settings.workers}",
         f"- device `{device}`" if device else "- no latency table",
-        f"- constraints: latency {c.latency_ms} ms, MACs {c.macs}, params {c.params}, layers {c.layers}",
+        f"- constraints: latency {_budgets(c)}, MACs {c.macs}, params {c.params}, layers {c.layers}",
         f"- {state.iteration} iterations in {state.seconds:.0f} s ({state.iteration / max(state.seconds, 1e-9):.1f}/s); "
         f"{scored} scored, rejected: {rejected or 'none'}",
-        *([f"- interrupted after {state.iteration} of {settings.iterations} iterations; the same command with "
-           f"--resume continues"] if state.iteration < settings.iterations else []), "",
+        f"- {why}", "",
         "## Best", "", f"`{best.structure}`", "",
-        f"score {best.score:.4f}; predicted latency {_fmt(best.latency_ms)} ms; MACs {top[0]['macs']:,}; "
+        f"score {best.score:.4f}; predicted latency {_best_latency(best)}; MACs {top[0]['macs']:,}; "
         f"params {top[0]['params']:,}; layers {top[0]['layers']}", "",
         "## Top candidates", "", "| # | score | latency ms | MACs | params | layers |", "|---|---|---|---|---|---|",
         *[f"| {i} | {t['score']:.4f} | {_fmt(t['latency_ms'])} | {t['macs'] / 1e6:.1f}M | {t['params'] / 1e6:.2f}M | "
@@ -107,7 +116,31 @@ def write_report(out: Path, settings: SearchSettings, state: SearchState, *, top
     ]
     atomic_write_text(out / "report.md", "\n".join(lines))
     return {"best": top[0], "out": str(out), "plots": plots, "scored": scored, "pareto_front_size": len(front),
-            "seconds": state.seconds, "iterations": state.iteration}
+            "seconds": state.seconds, "iterations": state.iteration, "stopped": stopped, "stop_reason": why}
+
+
+def stop_line(settings: SearchSettings, state: SearchState, stopped: str | None, minutes: float | None) -> str:
+    """Why the run stopped where it did, and how to go on, in one line."""
+    done, of = state.iteration, settings.iterations
+    if stopped == STOP_MINUTES:
+        budget = "" if minutes is None else f" ({minutes:g} min)"
+        return (f"stopped by the time budget{budget} after {done} of {of} iterations; the same command "
+                f"with --resume and a larger --minutes continues from iteration {done}")
+    if done >= of:
+        return f"finished all {of} iterations"
+    return f"interrupted after {done} of {of} iterations; the same command with --resume continues"
+
+
+def _budgets(c: Any) -> str:
+    if c.devices:
+        return ", ".join(f"{b.latency_ms:g} ms on {b.device} (guard {b.guard:.0%})" for b in c.devices)
+    return f"{c.latency_ms} ms"
+
+
+def _best_latency(best: Any) -> str:
+    if best.latency_by_device:
+        return ", ".join(f"{_fmt(ms)} ms on {d}" for d, ms in best.latency_by_device.items())
+    return f"{_fmt(best.latency_ms)} ms"
 
 
 def _fmt(value: float | None) -> str:
@@ -137,7 +170,9 @@ def _plots(out: Path, frame: pd.DataFrame, state: SearchState, settings: SearchS
         if len(front):
             ax.step(front.latency_ms, front.score, where="post", color="tab:orange", label="Pareto front")
         if settings.constraints.latency_ms is not None:
-            ax.axvline(settings.constraints.latency_ms, color="tab:red", ls="--", label="budget")
+            first = settings.constraints.devices[0].device if settings.constraints.devices else None
+            ax.axvline(settings.constraints.latency_ms, color="tab:red", ls="--",
+                       label="budget" if first is None else f"budget on {first}")
         ax.set_xlabel("predicted latency (ms)")
         ax.set_ylabel(f"{settings.proxy} score")
         ax.legend(fontsize=8)

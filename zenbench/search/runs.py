@@ -10,8 +10,12 @@ from typing import Any
 from zenbench.errors import ZenbenchError
 
 
-def default_search_folder(latency_ms: float | None, flops: str | None, params: str | None, seed: int) -> Path:
-    """``runs/search-BUDGET-sSEED``, BUDGET being the latency in ms, else the MACs or params text, else 'free'."""
+def default_search_folder(latency_ms: float | None, flops: str | None, params: str | None, seed: int,
+                          devices: tuple[tuple[str, float], ...] = ()) -> Path:
+    """``runs/search-BUDGET-sSEED``, BUDGET being the latency in ms, else the MACs or params text, else 'free';
+    a search on several devices names each budget with its device (``search-9ms-cpu+12ms-cpu-litert-s0``)."""
+    if len(devices) > 1:
+        return Path("runs") / f"search-{'+'.join(f'{ms:g}ms-{name}' for name, ms in devices)}-s{seed}"
     budget = f"{latency_ms:g}ms" if latency_ms is not None else (flops or params or "free")
     return Path("runs") / f"search-{budget}-s{seed}"
 
@@ -24,6 +28,8 @@ class SearchRun:
     resolution: int | None
     num_classes: int | None
     latency_ms: float | None
+    #: a search on several devices: each device's latency budget, in order (empty for one device)
+    budgets: tuple[tuple[str, float], ...] = ()
 
 
 def read_search_run(folder: Path) -> SearchRun | None:
@@ -43,5 +49,7 @@ def read_search_run(folder: Path) -> SearchRun | None:
         except (ValueError, KeyError, TypeError) as error:
             raise ZenbenchError(f"{checkpoint} is damaged ({error}); pass --resolution and --num-classes, "
                                 f"or export {best} directly") from None
-    latency = (settings.get("constraints") or {}).get("latency_ms")
-    return SearchRun(best, settings.get("resolution"), settings.get("num_classes"), latency)
+    constraints = settings.get("constraints") or {}
+    budgets = tuple((d["device"], d["latency_ms"]) for d in constraints.get("devices") or ())
+    return SearchRun(best, settings.get("resolution"), settings.get("num_classes"), constraints.get("latency_ms"),
+                     budgets)
