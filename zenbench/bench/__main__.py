@@ -9,11 +9,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from zenbench.bench import adapt, predict_speed, search_speed, zen_speed
+from zenbench.bench import adapt, adapt_nb201, predict_speed, search_speed, zen_speed
 from zenbench.fileio import atomic_write_text
 
 SUITES = {"zen_speed": zen_speed.run, "predict_speed": predict_speed.run, "search_speed": search_speed.run,
-          "adapt": adapt.run}
+          "adapt": adapt.run, "adapt_nb201": adapt_nb201.run}
 
 
 def render_zen_speed(result: dict, console: Console) -> None:
@@ -55,7 +55,7 @@ def render_predict_speed(result: dict, console: Console) -> None:
 
 
 RENDER = {"zen_speed": render_zen_speed, "predict_speed": render_predict_speed, "search_speed": render_search_speed,
-          "adapt": adapt.render}
+          "adapt": adapt.render, "adapt_nb201": adapt_nb201.render}
 
 
 def adapt_options(args: argparse.Namespace) -> dict:

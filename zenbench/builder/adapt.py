@@ -6,8 +6,10 @@ three round-robin passes each, in chunks so a chunk's passes land apart in time)
 winning calibration. Every pass is appended to ``<table>.adapt.partial.jsonl`` (a
 :class:`~zenbench.builder.profile.ProgressLog`) with the seconds it took, so a run interrupted at any moment
 and started again with the same command continues, with the time already spent taken off its budget. A
-network counts only once all its passes are in: one the budget cut short is not half-counted. Refining the
-units of the kinds the networks show to be most wrong, with what a larger budget leaves, is not done yet.
+network counts only once all its passes are in: one the budget cut short is not half-counted. A budget
+larger than ``NETWORKS_BEFORE_REFINING`` networks need goes to the units of the kinds the networks show to
+be most wrong (:mod:`zenbench.builder.adapt_refine`); the refined table is kept only where its leave-one-out
+error beats the unrefined one's.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from zenbench.backends.base import get_backend
-from zenbench.builder.adapt_forms import MIN_ADAPT_NETWORKS, Adaptation, adapt_calibration
+from zenbench.builder.adapt_forms import MIN_ADAPT_NETWORKS, Adaptation, adapt_calibration, predict
+from zenbench.builder.adapt_refine import kind_shares, rank_kinds, refine
 from zenbench.builder.adapt_source import (
     SampledNetwork,
     check_source,
@@ -36,10 +41,16 @@ from zenbench.builder.profile import NETWORK_PASSES, ProgressLog, default_table_
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import BudgetTooSmall, ZenbenchError
 from zenbench.latency import LatencyTable, new_metadata
+from zenbench.latency.terms import LOO_TOLERANCE
 from zenbench.measure import TimingRules, environment
 
 #: networks measured (all their passes) before the next chunk starts
 CHUNK = MIN_ADAPT_NETWORKS
+#: networks measured before what is left of the budget goes to timing units (docs/adapting-a-table.md: the
+#: adaptation's error on held-out networks levels off by about this many)
+NETWORKS_BEFORE_REFINING = 40
+#: the least budget left (seconds) worth starting a refinement with
+MIN_REFINE_SECONDS = 30.0
 #: metadata of the source that describes its own host and measurements, not the adapted table's
 HOST_KEYS = ("device", "environment", "versions", "created", "networks", "host_speed", "validation", "adaptation")
 
@@ -80,7 +91,7 @@ class _Run:
         measured so far compare with their estimates."""
         if net.index not in self.estimates:
             self.estimates[net.index] = pass_seconds(predicted_ms(self.source, net), self.rules)
-        rows = [r for r in self.log.rows.values() if r.get("estimate_s")]
+        rows = [r for r in self.log.rows.values() if r.get("estimate_s") and str(r["key"]).startswith("adapt|")]
         ratio = sum(r["seconds"] for r in rows) / sum(r["estimate_s"] for r in rows) if rows else 1.0
         return self.estimates[net.index] * ratio
 
@@ -201,15 +212,45 @@ def adapted_table(source: LatencyTable, path: Path, profile: DeviceProfile, netw
     return LatencyTable(source.rows, meta, dict(source.models), adaptation.calibration)
 
 
+def refine_adaptation(table: LatencyTable, networks: list[dict[str, Any]], adaptation: Adaptation, run: _Run,
+                      host_cache: float | None, on_progress: Callable[[AdaptProgress], None] | None
+                      ) -> tuple[LatencyTable, Adaptation, dict[str, Any]]:
+    """Spend the budget left on the units of the kinds the adapted networks show to be most wrong; keep the
+    refined table only if its adaptation's leave-one-out error is lower by ``LOO_TOLERANCE``. Returns the
+    table and adaptation kept, and what the refinement did."""
+    sums = network_sums(table, networks)
+    residuals = np.log([s.measured_ms / predict(adaptation.calibration, s) for s in sums])
+    kinds, shares = kind_shares(table, networks)
+    ranked = rank_kinds(kinds, shares, residuals)
+
+    def say(doing: str) -> None:
+        if on_progress:
+            on_progress(AdaptProgress(run.spent, run.budget_s, len(networks), doing))
+
+    refined, curves = refine(table, ranked, run.profile, run.rules, run.log, lambda: run.budget_s - run.spent,
+                             on_unit=say, clock=run.clock)
+    if not curves:
+        return table, adaptation, {"kinds": [], "kept": False, "ranked": ranked[:5]}
+    say("fitting the adaptation on the refined units")
+    again = adapt_calibration(refined.calibration, network_sums(refined, networks), host_cache)
+    before, after = adaptation.loo_mape[adaptation.form], again.loo_mape[again.form]
+    kept = after < before - LOO_TOLERANCE
+    record = {"kinds": [c.as_dict() for c in curves], "kept": kept, "loo_mape_before": before,
+              "loo_mape_after": after, "ranked": ranked[:5]}
+    return (refined, again, record) if kept else (table, adaptation, record)
+
+
 def adapt_device(profile: DeviceProfile, *, minutes: float, source: Path | None = None, out: Path | None = None,
                  resume: bool = True, seed: int = 0, rules: TimingRules | None = None,
                  targets: list[SpaceTarget] | None = None, max_networks: int | None = None,
-                 passes: int = NETWORK_PASSES, on_progress: Callable[[AdaptProgress], None] | None = None,
+                 passes: int = NETWORK_PASSES, refine_units: bool = True,
+                 on_progress: Callable[[AdaptProgress], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> tuple[LatencyTable, Path]:
     """Adapt ``source`` (default: the device's shipped table) to this host within ``minutes`` of measuring and
     write it to ``out`` (default ``./latency_tables/DEVICE.parquet``). ``targets`` overrides the source's
-    spaces and resolutions, ``max_networks`` caps the networks measured, ``clock`` times the passes
-    against the budget (a test's fake clock). Returns the table and its path.
+    spaces and resolutions, ``max_networks`` caps the networks measured (and turns the unit refinement off, as
+    ``refine_units=False`` does), ``clock`` times the passes against the budget (a test's fake clock).
+    Returns the table and its path.
     Raises :class:`AdaptSourceError` for a source of another kind, :class:`BudgetTooSmall` for a budget that
     cannot measure ``MIN_ADAPT_NETWORKS`` networks."""
     if not minutes > 0:
@@ -242,7 +283,9 @@ def adapt_device(profile: DeviceProfile, *, minutes: float, source: Path | None 
         log.claim(profile.name)
     if not started:
         log.append({"adapt": header})
-    networks = measure_for_adaptation(run, sample_networks(spaces, seed), max_networks, on_progress)
+    refining = refine_units and max_networks is None
+    cap = NETWORKS_BEFORE_REFINING if refining else max_networks
+    networks = measure_for_adaptation(run, sample_networks(spaces, seed), cap, on_progress)
     if len(networks) < MIN_ADAPT_NETWORKS:
         raise BudgetTooSmall(f"{minutes:g} minutes finished {len(networks)} networks of the {MIN_ADAPT_NETWORKS} an "
                              f"adaptation needs (the host ran slower than estimated); run the same command with a "
@@ -251,9 +294,12 @@ def adapt_device(profile: DeviceProfile, *, minutes: float, source: Path | None 
         on_progress(AdaptProgress(run.spent, run.budget_s, len(networks), "fitting the adaptation"))
     host_cache = environment(profile.threads).get("last_level_cache_mib")
     adaptation = adapt_calibration(table.calibration, network_sums(table, networks), host_cache)
+    refinement: dict[str, Any] = {}
+    if refining and len(networks) >= NETWORKS_BEFORE_REFINING and run.budget_s - run.spent >= MIN_REFINE_SECONDS:
+        table, adaptation, refinement = refine_adaptation(table, networks, adaptation, run, host_cache, on_progress)
     record = {"cross_runtime": cross, "minutes": minutes, "seconds_measured": run.spent, "passes": passes,
               "seed": seed, "timing": rules.__dict__, "spaces": [t.__dict__ for t in spaces],
-              "refined_units": False}
+              "refined_units": refinement}
     result = adapted_table(table, path, profile, networks, adaptation, record)
     result.save(out)
     log_path.unlink(missing_ok=True)

@@ -152,6 +152,13 @@ def _adapt(chosen: DeviceProfile, minutes: float | None, source: Path | None, pa
     for form, loo in record["loo_mape"].items():
         report.add_row(form, f"{loo:.1%}", "[green]chosen[/]" if form == record["form"] else "")
     console.print(report)
+    refined = record.get("refined_units") or {}
+    if refined.get("kinds"):
+        kinds = ", ".join(f"{k['kind']} (×{k['scale']:.2f}·work^{k['exponent']:+.2f})" for k in refined["kinds"])
+        verdict = "kept" if refined["kept"] else "not kept: no better than the networks alone"
+        console.print(f"units timed here for the kinds the networks showed most wrong: {kinds}; leave-one-out "
+                      f"{refined['loo_mape_before']:.1%} -> {refined['loo_mape_after']:.1%}, {verdict}",
+                      soft_wrap=True, highlight=False)
     console.print(f"wrote {written}: {result.calibration}")
 
 

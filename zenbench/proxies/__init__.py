@@ -18,7 +18,20 @@ import torch
 from torch import nn
 
 from zenbench.errors import ProxyRequirementError, SettingError
-from zenbench.proxies import entropy, flops, grad_norm, jacov, naswot, params, snip, synflow, tenas, zen  # noqa: F401 (register)
+from zenbench.proxies import (  # noqa: F401 (register)
+    az_nas,
+    entropy,
+    flops,
+    grad_norm,
+    jacov,
+    meco,
+    naswot,
+    params,
+    snip,
+    synflow,
+    tenas,
+    zen,
+)
 from zenbench.proxies.base import (
     ANALYTIC,
     PROXIES,
