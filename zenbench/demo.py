@@ -1,4 +1,4 @@
-"""The whole pipeline on this machine's CPU in 10-15 minutes: profile, validate, search, export, measure.
+"""The whole pipeline on this machine's CPU in 20-30 minutes: profile, validate, search, export, measure.
 
 Each step is the library call behind a CLI command; the demo only picks small settings (a
 sparse grid, a short search) so it finishes quickly, and prints where every result is.
@@ -26,7 +26,7 @@ from zenbench.quiet import captured_stderr, quiet_libraries
 #: each artifact format and the device (runtime) that times it
 ARTIFACTS = (("onnx", "cpu"), ("tflite", "cpu-litert"))
 #: what the demo costs on the 2-core development VM, for --help and the first line it prints
-EXPECTED_MINUTES = "10-15"
+EXPECTED_MINUTES = "20-30"
 
 
 class Ticker:

@@ -17,7 +17,7 @@ def demo(
     iterations: Annotated[int, typer.Option(min=1, help="Search iterations.")] = 200,
     json_out: JsonOption = False,
 ) -> None:
-    """The whole pipeline on this CPU (ONNX Runtime and LiteRT), about 10-15 minutes on 2 cores (longer on a busy host)."""
+    """The whole pipeline on this CPU (ONNX Runtime and LiteRT), about 20-30 minutes on 2 cores (longer on a busy host)."""
     from zenbench.demo import run_demo
 
     positive(latency_ms, "--latency-ms")
