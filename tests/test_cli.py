@@ -91,10 +91,10 @@ def test_every_command_help_renders_with_reflowed_paragraphs() -> None:
         result = runner.invoke(app, [*path, "--help"], terminal_width=200)
         assert result.exit_code == 0, (path, result.output)
         assert "Usage: zenbench" in result.output
-    # profile's docstring breaks its first paragraph after "the same"; at 200 columns the
+    # profile's docstring breaks its second paragraph after "(or --from) is"; at 200 columns the
     # paragraph must come out as one line, not with the source's line breaks.
     profile_help = runner.invoke(app, ["profile", "--help"], terminal_width=200).output
-    assert any("the same factor for every workload" in line for line in profile_help.splitlines())
+    assert any("(or --from) is adapted to this host" in line for line in profile_help.splitlines())
     search_help = runner.invoke(app, ["search", "--help"], terminal_width=200).output
     assert "*cifar10_*" in runner.invoke(app, ["zoo", "--help"], terminal_width=200).output
     assert "runs/search-BUDGET-sSEED" in search_help
