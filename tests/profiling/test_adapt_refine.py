@@ -118,4 +118,7 @@ def test_a_large_budget_refines_after_the_networks(tmp_path: Path, monkeypatch, 
     refined = record["refined_units"]
     assert refined["kinds"] and refined["ranked"]  # units were timed for the kinds ranked most wrong
     assert "loo_mape_before" in refined and isinstance(refined["kept"], bool)
+    units = sum(k["timed"] for k in refined["kinds"])
+    assert record["seconds_measured"] == pytest.approx(NETWORKS_BEFORE_REFINING * 2.0 + units * 1.0)
+    assert refined["seconds"] == pytest.approx(units * 1.0)
     assert not (tmp_path / "cpu.parquet.adapt.partial.jsonl").exists()

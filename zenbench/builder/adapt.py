@@ -227,16 +227,17 @@ def refine_adaptation(table: LatencyTable, networks: list[dict[str, Any]], adapt
         if on_progress:
             on_progress(AdaptProgress(run.spent, run.budget_s, len(networks), doing))
 
+    spent_before = run.spent
     refined, curves = refine(table, ranked, run.profile, run.rules, run.log, lambda: run.budget_s - run.spent,
                              on_unit=say, clock=run.clock)
     if not curves:
-        return table, adaptation, {"kinds": [], "kept": False, "ranked": ranked[:5]}
+        return table, adaptation, {"kinds": [], "kept": False, "ranked": ranked[:5], "seconds": 0.0}
     say("fitting the adaptation on the refined units")
     again = adapt_calibration(refined.calibration, network_sums(refined, networks), host_cache)
     before, after = adaptation.loo_mape[adaptation.form], again.loo_mape[again.form]
     kept = after < before - LOO_TOLERANCE
     record = {"kinds": [c.as_dict() for c in curves], "kept": kept, "loo_mape_before": before,
-              "loo_mape_after": after, "ranked": ranked[:5]}
+              "loo_mape_after": after, "ranked": ranked[:5], "seconds": run.spent - spent_before}
     return (refined, again, record) if kept else (table, adaptation, record)
 
 

@@ -145,8 +145,9 @@ def _adapt(chosen: DeviceProfile, minutes: float | None, source: Path | None, pa
         print_json({"table": str(written), "adaptation": dict(record), "calibration": result.calibration.as_dict()})
         return
     src = record["source"]
+    unit_seconds = float((record.get("refined_units") or {}).get("seconds", 0.0))
     console.print(f"adapted {src['path']} (profiled on {src['host'].get('cpu')}, {src['backend']}) to this host from "
-                  f"{record['networks']} networks measured in {record['seconds_measured']:.0f} s"
+                  f"{record['networks']} networks measured in {record['seconds_measured'] - unit_seconds:.0f} s"
                   + (" [yellow](another runtime)[/]" if record.get("cross_runtime") else ""))
     report = table("forms (leave-one-out error on this host's networks)", ("form", "LOO MAPE", ""), left=("form",))
     for form, loo in record["loo_mape"].items():
@@ -156,7 +157,8 @@ def _adapt(chosen: DeviceProfile, minutes: float | None, source: Path | None, pa
     if refined.get("kinds"):
         kinds = ", ".join(f"{k['kind']} (×{k['scale']:.2f}·work^{k['exponent']:+.2f})" for k in refined["kinds"])
         verdict = "kept" if refined["kept"] else "not kept: no better than the networks alone"
-        console.print(f"units timed here for the kinds the networks showed most wrong: {kinds}; leave-one-out "
+        console.print(f"units timed here in {refined['seconds']:.0f} s for the kinds the networks showed most wrong: "
+                      f"{kinds}; leave-one-out "
                       f"{refined['loo_mape_before']:.1%} -> {refined['loo_mape_after']:.1%}, {verdict}",
                       soft_wrap=True, highlight=False)
     console.print(f"wrote {written}: {result.calibration}")
