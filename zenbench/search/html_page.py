@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from zenbench.search import html_figures as figures
-from zenbench.search.html_report import RunReport
+from zenbench.search.html_run import RunReport
 
 CSS = f"""
 :root {{ --ink: {figures.INK}; --muted: {figures.MUTED}; --accent: {figures.ACCENT}; --line: {figures.GRID};

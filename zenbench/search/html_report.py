@@ -14,73 +14,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import Journal, atomic_write_text
-from zenbench.search.engine import HISTORY, Member, SearchState, read_checkpoint
+from zenbench.search.engine import HISTORY, read_checkpoint
 from zenbench.search.evolution import SearchSettings
+from zenbench.search.html_page import render_page
+from zenbench.search.html_run import BlockShare, RunReport, TableInfo
 
 REPORT_HTML = "report.html"
-
-
-@dataclass(frozen=True)
-class BlockShare:
-    """One block of the winner (or its classifier): its input resolution, cost (ms or MACs) and share."""
-
-    index: int
-    block: str
-    resolution: int
-    value: float
-    share: float
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    """The latency table the winner's blocks were predicted with, and the error its validation expects."""
-
-    device: str | None
-    path: str
-    settings: dict[str, Any]
-    validation: dict[str, Any]
-    predicted_ms: float
-    per_image: bool
-
-    @property
-    def expected_error(self) -> float | None:
-        """The table's validated mean absolute percentage error (a fraction), if it was validated."""
-        value = self.validation.get("mape")
-        return None if value is None else float(value)
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """Everything the page shows, read from one results folder."""
-
-    folder: Path
-    settings: SearchSettings
-    state: SearchState
-    rows: tuple[dict[str, Any], ...]
-    devices: tuple[str, ...]
-    table: TableInfo | None
-    table_note: str
-    blocks: tuple[BlockShare, ...]
-    block_basis: str  # "latency" or "MACs"
-    exports: tuple[dict[str, Any], ...]
-
-    @property
-    def best(self) -> Member | None:
-        return self.state.best
-
-    @property
-    def interrupted(self) -> bool:
-        return self.state.iteration < self.settings.iterations
-
-    @property
-    def scored(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r.get("status") == "scored" and r.get("score") is not None]
 
 
 def run_devices(folder: Path, settings: dict[str, Any]) -> tuple[str, ...]:
@@ -224,7 +168,6 @@ def write_html_report(folder: Path, out: Path | None = None, *, device: str | No
                       table: Path | None = None) -> dict[str, Any]:
     """Write the page of the search in ``folder`` to ``out`` (default ``folder/report.html``), atomically;
     returns where it went and a summary of what it shows."""
-    from zenbench.search.html_page import render_page
 
     run = read_run(Path(folder), device=device, table=table)
     target = Path(out) if out is not None else run.folder / REPORT_HTML
