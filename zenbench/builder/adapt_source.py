@@ -8,16 +8,15 @@ without measuring anything.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from zenbench.builder.grid import CLASSES
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import AdaptSourceError
-from zenbench.latency import LatencyTable, NetworkSums
-from zenbench.latency.predictor import as_predictor
+from zenbench.latency import LatencyTable
+from zenbench.latency.predictor import as_predictor, network_sums
 from zenbench.locate import SHIPPED_TABLES, find_table, table_file_name
 from zenbench.measure import TimingRules
 from zenbench.space.sampling import random_network
@@ -95,21 +94,6 @@ def sample_networks(targets: Sequence[SpaceTarget], seed: int, tag: str = "adapt
         spec = random_network(target.space, target.resolution, rng)
         yield SampledNetwork(index, target.space, str(spec), target.resolution, CLASSES.get(target.resolution, 1000))
         index += 1
-
-
-def network_sums(table: LatencyTable, networks: Sequence[Mapping[str, Any]]) -> list[NetworkSums]:
-    """What a calibration is fitted on, per measured network (structure, resolution, num_classes, median_ms of
-    the batch), from the table's unit models: the same sums :func:`~zenbench.latency.calibrate_table` uses."""
-    predictor = as_predictor(table)
-    scale = table.batch if table.per_image else 1
-    samples = []
-    for net in networks:
-        spec = NetworkSpec.parse(net["structure"])
-        p = predictor.predict(spec, net["resolution"], net["num_classes"])
-        samples.append(NetworkSums({g: ms * scale for g, ms in p.raw_by_group.items()}, p.unit_count, p.weight_mib,
-                                   tuple(predictor.unit_weight_mib(spec, net["resolution"], net["num_classes"])),
-                                   float(net["median_ms"])))
-    return samples
 
 
 def predicted_ms(table: LatencyTable, network: SampledNetwork) -> float:

@@ -8,6 +8,7 @@ per table. The calibration that turns the sum into a network's latency is in :mo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,14 +217,9 @@ def unit_weight_mib(spec: NetworkSpec, table: LatencyTable | Predictor, resoluti
     return as_predictor(table).unit_weight_mib(spec, resolution, num_classes)
 
 
-def calibrate_table(table: LatencyTable, min_networks: int = MIN_CALIBRATION_NETWORKS) -> Calibration | None:
-    """Fit the table's calibration (:meth:`Calibration.select`) to the networks measured end to end that its
-    metadata lists (``networks``: structure, resolution, num_classes, median_ms of the batch), and store it.
-    Returns it, or None (and removes any old one) when fewer than ``min_networks`` were measured."""
-    networks = table.metadata.get("networks") or []
-    table.calibration = None
-    if len(networks) < min_networks:
-        return None
+def network_sums(table: LatencyTable, networks: Sequence[Mapping[str, Any]]) -> list[NetworkSums]:
+    """What a calibration is fitted on, per network measured end to end (``structure``, ``resolution``,
+    ``num_classes``, ``median_ms`` of the batch): its unit sums per group (batch ms), unit count and weights."""
     predictor = as_predictor(table)
     scale = table.batch if table.per_image else 1
     samples = []
@@ -232,11 +228,22 @@ def calibrate_table(table: LatencyTable, min_networks: int = MIN_CALIBRATION_NET
         p = predictor.predict(spec, net["resolution"], net["num_classes"])
         samples.append(NetworkSums({g: ms * scale for g, ms in p.raw_by_group.items()}, p.unit_count, p.weight_mib,
                                    tuple(predictor.unit_weight_mib(spec, net["resolution"], net["num_classes"])),
-                                   net["median_ms"]))
+                                   float(net["median_ms"])))
+    return samples
+
+
+def calibrate_table(table: LatencyTable, min_networks: int = MIN_CALIBRATION_NETWORKS) -> Calibration | None:
+    """Fit the table's calibration (:meth:`Calibration.select`) to the networks measured end to end that its
+    metadata lists (``networks``: structure, resolution, num_classes, median_ms of the batch), and store it.
+    Returns it, or None (and removes any old one) when fewer than ``min_networks`` were measured."""
+    networks = table.metadata.get("networks") or []
+    table.calibration = None
+    if len(networks) < min_networks:
+        return None
     host_cache = (table.metadata.get("environment") or {}).get("last_level_cache_mib")
-    table.calibration = Calibration.select(samples, host_cache)
+    table.calibration = Calibration.select(network_sums(table, networks), host_cache)
     return table.calibration
 
 
 __all__ = ["BYTES_PER_WEIGHT", "Prediction", "Predictor", "UnitCost", "as_predictor", "calibrate_table",
-           "predict_latency", "unit_weight_mib"]
+           "network_sums", "predict_latency", "unit_weight_mib"]
