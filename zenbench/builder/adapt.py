@@ -40,7 +40,7 @@ from zenbench.builder.measuring import measure_network
 from zenbench.builder.profile import NETWORK_PASSES, ProgressLog, default_table_path
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import BudgetTooSmall, ZenbenchError
-from zenbench.latency import LatencyTable, new_metadata
+from zenbench.latency import LatencyTable, NetworkSums, new_metadata
 from zenbench.latency.terms import LOO_TOLERANCE
 from zenbench.measure import TimingRules, environment
 
@@ -212,13 +212,13 @@ def adapted_table(source: LatencyTable, path: Path, profile: DeviceProfile, netw
     return LatencyTable(source.rows, meta, dict(source.models), adaptation.calibration)
 
 
-def refine_adaptation(table: LatencyTable, networks: list[dict[str, Any]], adaptation: Adaptation, run: _Run,
-                      host_cache: float | None, on_progress: Callable[[AdaptProgress], None] | None
+def refine_adaptation(table: LatencyTable, networks: list[dict[str, Any]], sums: list[NetworkSums],
+                      adaptation: Adaptation, run: _Run, host_cache: float | None,
+                      on_progress: Callable[[AdaptProgress], None] | None
                       ) -> tuple[LatencyTable, Adaptation, dict[str, Any]]:
     """Spend the budget left on the units of the kinds the adapted networks show to be most wrong; keep the
     refined table only if its adaptation's leave-one-out error is lower by ``LOO_TOLERANCE``. Returns the
-    table and adaptation kept, and what the refinement did."""
-    sums = network_sums(table, networks)
+    table and adaptation kept, and what the refinement did (``sums``: the networks' sums on ``table``)."""
     residuals = np.log([s.measured_ms / predict(adaptation.calibration, s) for s in sums])
     kinds, shares = kind_shares(table, networks)
     ranked = rank_kinds(kinds, shares, residuals)
@@ -294,10 +294,12 @@ def adapt_device(profile: DeviceProfile, *, minutes: float, source: Path | None 
     if on_progress:
         on_progress(AdaptProgress(run.spent, run.budget_s, len(networks), "fitting the adaptation"))
     host_cache = environment(profile.threads).get("last_level_cache_mib")
-    adaptation = adapt_calibration(table.calibration, network_sums(table, networks), host_cache)
+    sums = network_sums(table, networks)
+    adaptation = adapt_calibration(table.calibration, sums, host_cache)
     refinement: dict[str, Any] = {}
     if refining and len(networks) >= NETWORKS_BEFORE_REFINING and run.budget_s - run.spent >= MIN_REFINE_SECONDS:
-        table, adaptation, refinement = refine_adaptation(table, networks, adaptation, run, host_cache, on_progress)
+        table, adaptation, refinement = refine_adaptation(table, networks, sums, adaptation, run, host_cache,
+                                                               on_progress)
     record = {"cross_runtime": cross, "minutes": minutes, "seconds_measured": run.spent, "passes": passes,
               "seed": seed, "timing": rules.__dict__, "spaces": [t.__dict__ for t in spaces],
               "refined_units": refinement}

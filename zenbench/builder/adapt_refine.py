@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from zenbench.backends.base import get_backend
+from zenbench.builder.adapt_source import timing_seconds
 from zenbench.builder.grid import HEAVY_INSTANCES, HEAVY_WEIGHT_BYTES, UnitJob, grid
 from zenbench.builder.profile import ProgressLog
 from zenbench.devices import DeviceProfile, SpaceTarget
@@ -149,10 +150,8 @@ def refined_table(table: LatencyTable, timed: dict[str, float], curves: Sequence
 
 
 def unit_seconds(source_ms: float, rules: TimingRules) -> float:
-    """Estimated wall time of timing one unit of ``source_ms`` under ``rules`` (build, warm-up, rounds)."""
-    seconds = source_ms / 1000
-    return UNIT_BUILD_SECONDS + max(rules.warmup_runs * seconds, rules.warmup_seconds) + \
-        rules.rounds * max(rules.min_runs * seconds, rules.min_seconds)
+    """Estimated wall time of timing one unit of ``source_ms`` under the unit ``rules``."""
+    return timing_seconds(source_ms, rules, UNIT_BUILD_SECONDS)
 
 
 def refine(table: LatencyTable, ranked: Sequence[tuple[str, float]], profile: DeviceProfile, rules: TimingRules,

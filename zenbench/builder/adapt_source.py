@@ -102,14 +102,18 @@ def predicted_ms(table: LatencyTable, network: SampledNetwork) -> float:
     return p.value_ms * (table.batch if table.per_image else 1)
 
 
-def pass_seconds(latency_ms: float, rules: TimingRules) -> float:
-    """Estimated wall time of one timing pass of a network of ``latency_ms`` under ``rules.for_networks()``:
-    building it, the warm-up, and every round of at least ``min_runs`` calls and ``min_seconds``."""
-    r = rules.for_networks()
+def timing_seconds(latency_ms: float, rules: TimingRules, build_seconds: float) -> float:
+    """Estimated wall time of timing one model of ``latency_ms`` under ``rules`` as given: building it, the
+    warm-up, and every round of at least ``min_runs`` calls and ``min_seconds``."""
     seconds = latency_ms / 1000
-    warmup = max(r.warmup_runs * seconds, r.warmup_seconds)
-    return BUILD_SECONDS + warmup + r.rounds * max(r.min_runs * seconds, r.min_seconds)
+    warmup = max(rules.warmup_runs * seconds, rules.warmup_seconds)
+    return build_seconds + warmup + rules.rounds * max(rules.min_runs * seconds, rules.min_seconds)
+
+
+def pass_seconds(latency_ms: float, rules: TimingRules) -> float:
+    """Estimated wall time of one timing pass of a whole network of ``latency_ms`` (``rules.for_networks()``)."""
+    return timing_seconds(latency_ms, rules.for_networks(), BUILD_SECONDS)
 
 
 __all__ = ["BUILD_SECONDS", "DEVICE_KINDS", "SampledNetwork", "check_source", "network_sums", "pass_seconds",
-           "predicted_ms", "sample_networks", "source_path", "source_targets"]
+           "predicted_ms", "sample_networks", "source_path", "source_targets", "timing_seconds"]
