@@ -204,25 +204,39 @@ def export_target(network: Any, *, out: Path | None = None, resolution: int | No
                         out if out is not None else Path("exports") / name, None)
 
 
+def export_device(device: str | None, precision: str, target: ExportTarget) -> tuple[Any, float | None]:
+    """The device profile an artifact is timed on, and the latency its table predicts there (None without a table).
+
+    An artifact of another precision than the device's is timed under the device's variant of that
+    precision when it has one (``--device cpu`` for an int8 export means ``cpu:int8``), whose table predicts it."""
+    from zenbench.devices import load_device
+
+    if device is None:
+        return None, None
+    profile = load_device(device)
+    if profile.precision != precision and precision in profile.variants:
+        profile = load_device(f"{profile.name}:{precision}")
+    try:
+        predicted = predict_latency(target.spec, profile.name, resolution=target.resolution,
+                                    num_classes=target.num_classes).value_ms
+    except ZenbenchError:
+        predicted = None  # a device without a table is still timed; there is just no prediction to compare
+    return profile, predicted
+
+
 def export(network: Any, format: str = "onnx", *, precision: str = "fp32", out: Path | None = None,
-           device: str | None = None, resolution: int | None = None,
-           num_classes: int | None = None) -> dict[str, Any]:
+           device: str | None = None, resolution: int | None = None, num_classes: int | None = None,
+           calibration_data: Path | None = None) -> dict[str, Any]:
     """Export ``network`` (a search's results folder, zoo name, structure string or file) as ``format`` with a
     parity check against torch and a manifest; with ``device``, also time the artifact there and compare it
-    with the budget and the table's prediction. Returns the manifest."""
-    from zenbench.devices import load_device
+    with the budget and the table's prediction (an int8 artifact also with its fp32 graph: the speed-up).
+    Returns the manifest."""
     from zenbench.export import export as export_network
 
     target = export_target(network, out=out, resolution=resolution, num_classes=num_classes)
-    profile = predicted = None
-    if device is not None:
-        profile = load_device(device)
-        try:
-            predicted = predict_latency(target.spec, device, resolution=target.resolution,
-                                        num_classes=target.num_classes).value_ms
-        except ZenbenchError:
-            predicted = None  # a device without a table is still timed; there is just no prediction to compare
+    profile, predicted = export_device(device, precision, target)
     return export_network(target.spec, format, precision=precision, out_dir=target.folder,
                           resolution=target.resolution, num_classes=target.num_classes, se=target.se,
                           name=target.name, measure_on=profile,
-                          budget_ms=target.budget_on(None if profile is None else profile.name), predicted_ms=predicted)
+                          budget_ms=target.budget_on(None if profile is None else profile.name), predicted_ms=predicted,
+                          calibration_data=calibration_data)

@@ -251,6 +251,15 @@ def _options(options: Any, fail: Any) -> dict[str, Any]:
     for key, value in options.items():
         if not isinstance(key, str):
             raise fail("options", f"option names must be strings, got {key!r}")
+        if key == "quantization":  # the one structured option: how an int8 device quantises its graphs
+            from zenbench.backends.quantization import QuantizationSettings
+            from zenbench.errors import SettingError
+
+            try:
+                QuantizationSettings.from_options(options)
+            except (SettingError, TypeError) as error:
+                raise fail("options.quantization", str(error)) from None
+            continue
         if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
             raise fail(f"options.{key}", f"must be a string, number, true/false or null, got {value!r}")
     return options

@@ -40,6 +40,13 @@ class Workload:
     make_torch: Callable[[], Any] | None = None  # -> nn.Module in eval mode
     name: str = ""
     make_tflite: Callable[[], bytes] | None = None  # -> a .tflite flatbuffer (litert, adb)
+    #: in int8, whether the workload's input / output is the integer tensor it has inside a network (a unit's
+    #: input arrives quantized from the unit before, its output leaves quantized to the next one), so it is timed
+    #: without the quantize / dequantize a stand-alone graph would add at that edge; a whole network has neither
+    quantized_input: bool = False
+    quantized_output: bool = False
+    #: -> the int8 (full-integer) .tflite flatbuffer (litert), called with (quantized_input, quantized_output)
+    make_tflite_int8: Callable[[bool, bool], bytes] | None = None
 
 
 class Runnable:

@@ -1,4 +1,10 @@
-"""The LiteRT (TFLite) interpreter on this host, XNNPACK on, threads from the device profile."""
+"""The LiteRT (TFLite) interpreter on this host, XNNPACK on, threads from the device profile.
+
+fp32 runs the workload's float flatbuffer; int8 runs its full-integer one
+(:mod:`zenbench.backends.tflite_int8`), which the interpreter's default XNNPACK delegate runs with its
+signed-int8 (QS8) kernels. An int8 unit's graph takes and returns the int8 tensors it has inside a
+network (the workload's ``quantized_input`` / ``quantized_output``), so it is timed on an int8 input.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,9 @@ from zenbench.backends.base import BACKENDS, Backend, BackendSettings, Runnable,
 from zenbench.errors import BackendUnavailable
 from zenbench.quiet import captured_stderr, quiet_libraries
 
+#: precisions the LiteRT backend runs
+PRECISIONS = ("fp32", "int8")
+
 
 class LiteRTBackend(Backend):
     name = "litert"
@@ -22,8 +31,8 @@ class LiteRTBackend(Backend):
         missing = interpreter_missing()
         if missing:
             return missing
-        if settings.precision != "fp32":
-            return f"precision {settings.precision} is not supported by the LiteRT backend here (fp32)"
+        if settings.precision not in PRECISIONS:
+            return f"precision {settings.precision} is not supported by the LiteRT backend ({', '.join(PRECISIONS)})"
         return converter_missing()
 
     def interpreter(self, model: bytes | str | Path, settings: BackendSettings):
@@ -46,7 +55,12 @@ class LiteRTBackend(Backend):
 
     def prepare(self, workload: Workload, settings: BackendSettings) -> Runnable:
         self.require(settings)
-        if workload.make_tflite is not None:
+        if settings.precision == "int8":
+            if workload.make_tflite_int8 is None:
+                raise BackendUnavailable(f"workload {workload.name!r} has no int8 TFLite form (networks with SE are "
+                                         "not written in int8); time it in fp32 or without SE")
+            data = workload.make_tflite_int8(workload.quantized_input, workload.quantized_output)
+        elif workload.make_tflite is not None:
             data = workload.make_tflite()
         elif workload.make_torch is not None:
             from zenbench.backends.tflite_convert import to_tflite
@@ -66,15 +80,15 @@ class LiteRTBackend(Backend):
         run would time a copy of each unit's input (3 MB for a 112x112x64 activation) that the same unit
         inside a network never pays."""
         detail = interpreter.get_input_details()[0]
-        x = np.random.default_rng(0).standard_normal(detail["shape"]).astype(detail["dtype"])
-        interpreter.set_tensor(detail["index"], x)
+        interpreter.set_tensor(detail["index"], random_input(detail["dtype"], tuple(detail["shape"])))
 
         def run() -> object:
             interpreter.invoke()
             return None
 
         context = {"backend": self.name, "precision": settings.precision, "batch": int(detail["shape"][0]),
-                   "threads": settings.threads or 1, "xnnpack": bool(settings.options.get("xnnpack", True))}
+                   "threads": settings.threads or 1, "xnnpack": bool(settings.options.get("xnnpack", True)),
+                   "input_dtype": np.dtype(detail["dtype"]).name}
         return Runnable(run, context)
 
     def versions(self) -> dict[str, str]:
@@ -87,6 +101,15 @@ class LiteRTBackend(Backend):
             except PackageNotFoundError:
                 pass
         return out
+
+
+def random_input(dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    """A fixed random input: standard normal for a float input, uniform over the whole range for an integer one."""
+    rng = np.random.default_rng(0)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
 
 
 BACKENDS.add("litert", LiteRTBackend())

@@ -1,4 +1,9 @@
-"""ONNX Runtime: the default backend, on the CPU (or any execution provider a profile names)."""
+"""ONNX Runtime: the default backend, on the CPU (or any execution provider a profile names).
+
+In int8 a workload's fp32 graph is quantised statically (:mod:`zenbench.backends.quantization`, the
+settings in the profile's ``options.quantization``) before the session is made, and a unit's graph
+takes and returns the integer tensors it has inside a network.
+"""
 
 from __future__ import annotations
 
@@ -42,10 +47,15 @@ class OnnxRuntimeBackend(Backend):
 
     def prepare(self, workload: Workload, settings: BackendSettings) -> Runnable:
         self.require(settings)
-        session = self.session(workload.make_onnx().SerializeToString(), settings)
-        name = session.get_inputs()[0].name
-        x = np.random.default_rng(0).standard_normal(workload.input_shape, dtype=np.float32)
-        feeds = {name: x}
+        model = workload.make_onnx()
+        if settings.precision == "int8":
+            from zenbench.backends.quantization import QuantizationSettings, integer_edges, quantize
+
+            model = integer_edges(quantize(model, workload.input_shape, QuantizationSettings.from_options(
+                settings.options)), quantized_input=workload.quantized_input,
+                quantized_output=workload.quantized_output)
+        session = self.session(model.SerializeToString(), settings)
+        feeds = {session.get_inputs()[0].name: random_input(session.get_inputs()[0].type, workload.input_shape)}
         output_names = [o.name for o in session.get_outputs()]
         context = {"backend": self.name, "precision": settings.precision, "batch": workload.input_shape[0],
                    "threads": settings.threads, "provider": session.get_providers()[0],
@@ -56,6 +66,17 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
 
         return {"onnxruntime": ort.__version__}
+
+
+def random_input(onnx_type: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A fixed random input of the session's input type: standard normal for a float input, uniform integers
+    for a quantised one (``tensor(uint8)`` / ``tensor(int8)``)."""
+    rng = np.random.default_rng(0)
+    if onnx_type in ("tensor(uint8)", "tensor(int8)"):
+        dtype = np.uint8 if onnx_type == "tensor(uint8)" else np.int8
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    return rng.standard_normal(shape, dtype=np.float32)
 
 
 BACKENDS.add("onnxruntime", OnnxRuntimeBackend())

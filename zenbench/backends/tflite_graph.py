@@ -28,8 +28,8 @@ from zenbench.errors import BackendUnavailable
 from zenbench.space.spec import NetworkSpec
 from zenbench.space.units import Conv, ReLU, Shortcut, Unit, conv_out_resolution
 
-#: builtin operator -> (operator version, builtin options table), as litert-torch 0.10 writes them
-_OPS = {
+#: builtin operator -> (operator version, builtin options table), as litert-torch 0.10 writes them in fp32
+FP32_OPS = {
     "CONV_2D": (1, "Conv2DOptions"),
     "DEPTHWISE_CONV_2D": (1, "DepthwiseConv2DOptions"),
     "PAD": (1, "PadOptions"),
@@ -56,7 +56,12 @@ def same_padding_matches(resolution: int, kernel: int, stride: int) -> bool:
 
 
 class TFLiteBuilder:
-    """Accumulates tensors, buffers and operators of one subgraph; tensors are passed around by index."""
+    """Accumulates tensors, buffers and operators of one subgraph; tensors are passed around by index.
+
+    The int8 writer (``backends.tflite_int8``) subclasses it: ``OPS`` holds the operator versions, ``_op``
+    takes a ready output tensor, and ``padded`` is the convolution's padding decision shared by both."""
+
+    OPS: dict[str, tuple[int, str]] = FP32_OPS
 
     def __init__(self, seed: int = 0) -> None:
         self.s = _schema()
@@ -68,11 +73,14 @@ class TFLiteBuilder:
         self.shapes: list[tuple[int, ...]] = []
 
     # ------------------------------------------------------------------ tensors
-    def tensor(self, shape: tuple[int, ...], data: np.ndarray | None = None, name: str = "") -> int:
+    def tensor(self, shape: tuple[int, ...], data: np.ndarray | None = None, name: str = "",
+               dtype: type | None = None) -> int:
+        """A tensor of ``dtype`` (else ``data``'s, else float32), constant when ``data`` is given."""
         s = self.s
         t = s.TensorT()
         t.shape = np.array(shape, dtype=np.int32)
-        t.type = s.TensorType.INT32 if data is not None and data.dtype == np.int32 else s.TensorType.FLOAT32
+        kind = np.dtype(dtype or (data.dtype if data is not None else np.float32))
+        t.type = {"float32": s.TensorType.FLOAT32, "int32": s.TensorType.INT32, "int8": s.TensorType.INT8}[kind.name]
         t.name = name or f"t{len(self.tensors)}"
         buffer = _AlignedBuffer()
         if data is not None:
@@ -83,14 +91,17 @@ class TFLiteBuilder:
         self.shapes.append(tuple(shape))
         return len(self.tensors) - 1
 
-    def _op(self, kind: str, inputs: list[int], out_shape: tuple[int, ...], **options: Any) -> int:
+    def _op(self, kind: str, inputs: list[int], out_shape: tuple[int, ...], out: int | None = None,
+            **options: Any) -> int:
+        """Append operator ``kind``, writing to ``out`` (a new float tensor of ``out_shape`` if None)."""
         s = self.s
-        options_name = _OPS[kind][1]
+        options_name = self.OPS[kind][1]
         self.opcodes.setdefault(kind, len(self.opcodes))
         opts = getattr(s, options_name + "T")()
         for key, value in options.items():
             setattr(opts, key, value)
-        out = self.tensor(out_shape)
+        if out is None:
+            out = self.tensor(out_shape)
         op = s.OperatorT()
         op.opcodeIndex = self.opcodes[kind]
         op.inputs = np.array(inputs, dtype=np.int32)
@@ -102,8 +113,13 @@ class TFLiteBuilder:
 
     # ------------------------------------------------------------------ layers
     def conv(self, x: int, conv: Conv, relu: bool) -> int:
-        s = self.s
-        n, h, _, c = self.shapes[x]
+        weight, bias = self.conv_weights(conv)
+        y, padding = self.padded(x, conv)
+        return self.conv_op(y, conv, relu, padding, [self.tensor(weight.shape, weight), self.tensor(bias.shape, bias)],
+                            self.conv_shape(x, conv))
+
+    def conv_weights(self, conv: Conv) -> tuple[np.ndarray, np.ndarray]:
+        """Random He-scaled weights in TFLite's layout (O x K x K x I; 1 x K x K x C depth-wise) and a small bias."""
         k = conv.kernel
         depthwise = conv.groups > 1
         if depthwise and not (conv.groups == conv.in_channels == conv.out_channels):
@@ -112,24 +128,39 @@ class TFLiteBuilder:
         shape = (1, k, k, conv.out_channels) if depthwise else (conv.out_channels, k, k, conv.in_channels)
         weight = self.rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
         bias = self.rng.standard_normal(conv.out_channels).astype(np.float32) * np.float32(0.01)
-        padding = s.Padding.VALID
+        return weight, bias
+
+    def conv_shape(self, x: int, conv: Conv) -> tuple[int, int, int, int]:
+        n, h = self.shapes[x][:2]
+        out = conv_out_resolution(h, conv.stride)
+        return n, out, out, conv.out_channels
+
+    def conv_op(self, x: int, conv: Conv, relu: bool, padding: int, params: list[int], out_shape: tuple[int, ...],
+                out: int | None = None) -> int:
+        """CONV_2D, or DEPTHWISE_CONV_2D for a depth-wise ``conv``, on the (padded) input ``x`` with weight and bias
+        tensors ``params``."""
+        act = self.s.ActivationFunctionType.RELU if relu else self.s.ActivationFunctionType.NONE
+        common = {"padding": padding, "strideW": conv.stride, "strideH": conv.stride, "fusedActivationFunction": act}
+        if conv.groups > 1:
+            return self._op("DEPTHWISE_CONV_2D", [x, *params], out_shape, out, depthMultiplier=1, **common)
+        return self._op("CONV_2D", [x, *params], out_shape, out, **common)
+
+    def padded(self, x: int, conv: Conv) -> tuple[int, int]:
+        """The convolution's input and padding: SAME where it is PyTorch's K//2 padding, VALID for 1x1, else an
+        explicit PAD (written with ``_op``, so its output is whatever a subclass makes) and VALID."""
+        n, h, _, c = self.shapes[x]
+        k = conv.kernel
         if k > 1 and same_padding_matches(h, k, conv.stride):
-            padding = s.Padding.SAME
-        elif k > 1:
+            return x, self.s.Padding.SAME
+        if k > 1:
             p = k // 2
             x = self._op("PAD", [x, self.tensor((4, 2), np.array([[0, 0], [p, p], [p, p], [0, 0]], np.int32))],
                          (n, h + 2 * p, h + 2 * p, c))
-        out = conv_out_resolution(h, conv.stride)
-        act = s.ActivationFunctionType.RELU if relu else s.ActivationFunctionType.NONE
-        inputs = [x, self.tensor(shape, weight), self.tensor((conv.out_channels,), bias)]
-        common = {"padding": padding, "strideW": conv.stride, "strideH": conv.stride, "fusedActivationFunction": act}
-        if depthwise:
-            return self._op("DEPTHWISE_CONV_2D", inputs, (n, out, out, conv.out_channels), depthMultiplier=1, **common)
-        return self._op("CONV_2D", inputs, (n, out, out, conv.out_channels), **common)
+        return x, self.s.Padding.VALID
 
-    def add(self, a: int, b: int, relu: bool) -> int:
+    def add(self, a: int, b: int, relu: bool, out: int | None = None) -> int:
         act = self.s.ActivationFunctionType.RELU if relu else self.s.ActivationFunctionType.NONE
-        return self._op("ADD", [a, b], self.shapes[a], fusedActivationFunction=act, potScaleInt16=True)
+        return self._op("ADD", [a, b], self.shapes[a], out, fusedActivationFunction=act, potScaleInt16=True)
 
     def unit(self, x: int, unit: Unit, *, residual: bool = True) -> int:
         """One unit as deployed: BN folded, each ReLU fused into the op before it."""
@@ -152,13 +183,25 @@ class TFLiteBuilder:
 
     def head(self, x: int, num_classes: int) -> int:
         """GAP and the classifier, as litert-torch lowers them on an NHWC activation."""
+        return self.classifier(self.pooled(x), num_classes)
+
+    def pooled(self, x: int) -> int:
+        """Global average pooling as litert-torch lowers it: TRANSPOSE to NCHW, MEAN over H and W."""
         n, h, w, c = self.shapes[x]
         nchw = self._op("TRANSPOSE", [x, self.tensor((4,), np.array([0, 3, 1, 2], np.int32))], (n, c, h, w))
-        pooled = self._op("MEAN", [nchw, self.tensor((2,), np.array([2, 3], np.int32))], (n, c), keepDims=False)
-        weight = self.rng.standard_normal((num_classes, c), dtype=np.float32) / np.float32(np.sqrt(c))
+        return self._op("MEAN", [nchw, self.tensor((2,), np.array([2, 3], np.int32))], (n, c), keepDims=False)
+
+    def classifier(self, pooled: int, num_classes: int) -> int:
+        """FULLY_CONNECTED on the pooled (N, C) features."""
+        n, c = self.shapes[pooled]
+        weight = self.classifier_weight(c, num_classes)
         return self._op("FULLY_CONNECTED", [pooled, self.tensor((num_classes, c), weight),
                                             self.tensor((num_classes,), np.zeros(num_classes, np.float32))],
                         (n, num_classes), keepNumDims=True)
+
+    def classifier_weight(self, channels: int, num_classes: int) -> np.ndarray:
+        """Random (num_classes, channels) classifier weights, scaled by 1/sqrt(channels)."""
+        return self.rng.standard_normal((num_classes, channels), dtype=np.float32) / np.float32(np.sqrt(channels))
 
     # ------------------------------------------------------------------ the model
     def model(self, inputs: list[int], outputs: list[int]) -> bytes:
@@ -175,7 +218,7 @@ class TFLiteBuilder:
         for kind, index in self.opcodes.items():
             code = s.OperatorCodeT()
             code.builtinCode = code.deprecatedBuiltinCode = getattr(s.BuiltinOperator, kind)
-            code.version = _OPS[kind][0]
+            code.version = self.OPS[kind][0]
             codes[index] = code
         signature = s.SignatureDefT()
         signature.signatureKey = "serving_default"

@@ -9,11 +9,21 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from zenbench.bench import adapt, adapt_nb201, predict_speed, search_speed, zen_speed
+from zenbench.bench import (
+    adapt,
+    adapt_nb201,
+    int8_search,
+    int8_speedup,
+    predict_speed,
+    search_speed,
+    zen_speed,
+    zoo_proxies,
+)
 from zenbench.fileio import atomic_write_text
 
 SUITES = {"zen_speed": zen_speed.run, "predict_speed": predict_speed.run, "search_speed": search_speed.run,
-          "adapt": adapt.run, "adapt_nb201": adapt_nb201.run}
+          "adapt": adapt.run, "adapt_nb201": adapt_nb201.run, "zoo_proxies": zoo_proxies.run,
+          "int8_speedup": int8_speedup.run, "int8_search": int8_search.run}
 
 
 def render_zen_speed(result: dict, console: Console) -> None:
@@ -55,7 +65,8 @@ def render_predict_speed(result: dict, console: Console) -> None:
 
 
 RENDER = {"zen_speed": render_zen_speed, "predict_speed": render_predict_speed, "search_speed": render_search_speed,
-          "adapt": adapt.render, "adapt_nb201": adapt_nb201.render}
+          "adapt": adapt.render, "adapt_nb201": adapt_nb201.render, "zoo_proxies": zoo_proxies.render,
+          "int8_speedup": int8_speedup.render, "int8_search": int8_search.render}
 
 
 def adapt_options(args: argparse.Namespace) -> dict:
@@ -86,7 +97,8 @@ def main() -> None:
         parser.error(f"unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}")
     console = Console(width=200)
     for name in args.suites or list(SUITES):
-        result = SUITES[name](runs=args.runs, **(adapt_options(args) if name == "adapt" else {}))
+        options = adapt_options(args) if name == "adapt" else {"out": args.out} if name == "int8_speedup" else {}
+        result = SUITES[name](runs=args.runs, **options)
         RENDER[name](result, console)
         path = args.out / f"{name}.json"
         atomic_write_text(path, json.dumps(result, indent=2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from zenbench.backends.base import Workload
 from zenbench.backends.onnx_graph import head_graph, network_graph, units_graph
 from zenbench.backends.tflite_graph import head_tflite, network_tflite, units_tflite
+from zenbench.backends.tflite_int8 import head_tflite_int8, network_tflite_int8, units_tflite_int8
 from zenbench.space.spec import NetworkSpec
 from zenbench.space.units import Unit
 
@@ -25,7 +26,10 @@ def unit_workload(unit: Unit, batch: int, resolution: int, key: str) -> Workload
         return nn.Sequential(build_unit(unit, residual=True, bn=True, se=False))
 
     return Workload((batch, unit.in_channels, resolution, resolution), lambda: units_graph([unit], batch, resolution),
-                    make_torch, key, make_tflite=lambda: units_tflite([unit], batch, resolution))
+                    make_torch, key, make_tflite=lambda: units_tflite([unit], batch, resolution),
+                    quantized_input=True, quantized_output=True,
+                    make_tflite_int8=lambda qi, qo: units_tflite_int8([unit], batch, resolution, quantized_input=qi,
+                                                                      quantized_output=qo))
 
 
 def head_workload(channels: int, classes: int, batch: int, resolution: int, key: str) -> Workload:
@@ -37,7 +41,10 @@ def head_workload(channels: int, classes: int, batch: int, resolution: int, key:
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, classes))
 
     return Workload((batch, channels, resolution, resolution), lambda: head_graph(channels, classes, batch, resolution),
-                    make_head, key, make_tflite=lambda: head_tflite(channels, classes, batch, resolution))
+                    make_head, key, make_tflite=lambda: head_tflite(channels, classes, batch, resolution),
+                    quantized_input=True,
+                    make_tflite_int8=lambda qi, qo: head_tflite_int8(channels, classes, batch, resolution,
+                                                                     quantized_input=qi, quantized_output=qo))
 
 
 def network_workload(spec: NetworkSpec, batch: int, resolution: int, num_classes: int, se: bool = False) -> Workload:
@@ -50,6 +57,8 @@ def network_workload(spec: NetworkSpec, batch: int, resolution: int, num_classes
 
     # TFLite: written directly, op for op what litert-torch converts (seconds a network); SE is left to the converter
     make_tflite = None if se else (lambda: network_tflite(spec, batch, resolution, num_classes))
+    make_int8 = None if se else (lambda qi, qo: network_tflite_int8(spec, batch, resolution, num_classes,
+                                                                    quantized_input=qi, quantized_output=qo))
     return Workload((batch, spec.in_channels, resolution, resolution),
                     lambda: network_graph(spec, batch, resolution, num_classes, se=se), make_torch, str(spec),
-                    make_tflite=make_tflite)
+                    make_tflite=make_tflite, make_tflite_int8=make_int8)

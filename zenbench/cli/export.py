@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from zenbench.cli.latency import load_table
 from zenbench.cli.options import (
     FORMATS,
     MIN_RESOLUTION,
@@ -17,7 +16,6 @@ from zenbench.cli.options import (
     split_choices,
 )
 from zenbench.cli.render import console, err_console, print_json, table, warn
-from zenbench.errors import ZenbenchError
 
 
 def export(
@@ -33,31 +31,26 @@ def export(
     resolution: Annotated[int | None, typer.Option(min=MIN_RESOLUTION, help="Input resolution (default: the run's "
                                                                             "or zoo model's, else 224).")] = None,
     num_classes: NumClassesOption = None,
+    calibration_data: Annotated[Path | None, typer.Option(help="int8: calibrate on these images (.npy, N x C x H x W, "
+                                                               "normalised) instead of the synthetic set.")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Export a network with a parity check against torch and a manifest; optionally time it on a device."""
-    from zenbench.api import export_target
-    from zenbench.devices import load_device
+    from zenbench.api import export_device, export_target
     from zenbench.export import export as export_network
-    from zenbench.latency import predict_latency
 
     chosen_formats = split_choices(formats, FORMATS, "--format")
     target = export_target(network, out=out, resolution=resolution, num_classes=num_classes)
     name, folder, res = target.name, target.folder, target.resolution
-    profile = predicted = None
-    if device is not None:
-        profile = load_device(device)
-        try:
-            _, tab = load_table(device, None)
-            predicted = predict_latency(target.spec, tab, res, target.num_classes).value_ms
-        except ZenbenchError:
-            predicted = None  # a device without a table is still timed; there is just no prediction to compare
+    profile, predicted = export_device(device, precision.value, target)
     manifests = []
     for fmt in chosen_formats:
         with err_console.status(f"exporting {name} to {fmt} ({precision.value})"):
             manifests.append(export_network(target.spec, fmt, precision=precision.value, out_dir=folder,
                                             resolution=res, num_classes=target.num_classes, se=target.se, name=name,
-                                            measure_on=profile, budget_ms=target.budget_ms, predicted_ms=predicted))
+                                            measure_on=profile,
+                                            budget_ms=target.budget_on(None if profile is None else profile.name),
+                                            predicted_ms=predicted, calibration_data=calibration_data))
     for m in manifests:
         if (m.get("latency") or {}).get("busy"):
             warn(f"{m['file']}: host busy while timing ({m['latency'].get('busy_reason')}); re-run on a quiet host")
@@ -66,7 +59,7 @@ def export(
         return
     out_table = table(f"export of {name} @ {res}x{res} to {folder}",
                       ("file", "MB", "runtime", "parity (cos / rel. err / top-1)", "measured ms (p10-p90)", "budget",
-                       "predicted"), left=("file", "runtime", "parity (cos / rel. err / top-1)"))
+                       "predicted", "speed-up"), left=("file", "runtime", "parity (cos / rel. err / top-1)"))
     for m in manifests:
         p = m["parity"]
         lat = m.get("latency") or {}
@@ -77,5 +70,7 @@ def export(
                           "-" if lat.get("budget_ms") is None else
                           f"{lat['budget_ms']:g} {'[green]ok[/]' if lat['within_budget'] else '[red]over[/]'}",
                           "-" if lat.get("predicted_ms") is None else
-                          f"{lat['predicted_ms']:.3f} ({lat['prediction_error']:+.1%})")
+                          f"{lat['predicted_ms']:.3f} ({lat['prediction_error']:+.1%})",
+                          "-" if lat.get("speedup_over_fp32") is None else
+                          f"{lat['speedup_over_fp32']:.2f}x vs fp32 {lat['fp32_ms']['median']:.3f} ms")
     console.print(out_table)

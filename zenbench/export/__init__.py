@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from zenbench._callable_module import make_callable
+from zenbench.backends.quantization import QuantizationSettings
 from zenbench.errors import ZenbenchError
 from zenbench.export import staging
 from zenbench.export.parity import Parity, compare
@@ -45,6 +46,10 @@ class ExportContext:
     name: str
     precision: str
     inputs: np.ndarray  # parity inputs, NCHW float32
+    #: int8: how to quantise, and the user's calibration images (None: the synthetic set)
+    quantization: QuantizationSettings = field(default_factory=lambda: QuantizationSettings(calibration_batches=32))
+    calibration_images: np.ndarray | None = None
+    calibration_source: str = "synthetic"
 
     def reference(self) -> np.ndarray:
         with torch.inference_mode():
@@ -57,6 +62,8 @@ class Artifact:
     run: Callable[[np.ndarray], np.ndarray]  # NCHW batch -> outputs, on the artifact's runtime
     runtime: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: a quantised artifact's fp32 graph (staging only), timed beside it for the speed-up
+    reference_path: Path | None = None
 
 
 Exporter = Callable[[ExportContext], Artifact]
@@ -117,8 +124,12 @@ def versions() -> dict[str, str]:
 
 def export(network: Any, fmt: str, *, precision: str = "fp32", out_dir: Path = Path("exports"), resolution: int = 224,
            num_classes: int = 1000, se: bool = False, name: str = "model", samples: int = 8, seed: int = 0,
-           measure_on: Any = None, budget_ms: float | None = None, predicted_ms: float | None = None) -> dict[str, Any]:
-    """Export ``network`` (a NetworkSpec) as ``fmt``; check parity; time on ``measure_on`` (a DeviceProfile)."""
+           measure_on: Any = None, budget_ms: float | None = None, predicted_ms: float | None = None,
+           calibration_data: Path | None = None) -> dict[str, Any]:
+    """Export ``network`` (a NetworkSpec) as ``fmt``; check parity; time on ``measure_on`` (a DeviceProfile).
+
+    An int8 artifact is calibrated on ``calibration_data`` (an ``.npy`` of normalised NCHW images) or the
+    synthetic set, and, when timed, its fp32 graph is timed beside it in the same run for the speed-up."""
     import zenbench.export.formats  # noqa: F401  (registers the formats)
 
     exporter = EXPORTERS.get(fmt)
@@ -130,13 +141,22 @@ def export(network: Any, fmt: str, *, precision: str = "fp32", out_dir: Path = P
 
     # BN calibration runs batches of 8, parity ``samples`` images: refuse an oversize network before building it
     check_allocation(network, resolution, max(8, samples), num_classes=num_classes, residual=True, se=se)
+    images = None
+    if calibration_data is not None:
+        if precision != "int8":
+            raise ZenbenchError(f"--calibration-data calibrates an int8 export; this one is {precision} "
+                                f"(pass --precision int8, or drop --calibration-data)")
+        from zenbench.backends.quantization import load_calibration_images
+
+        images = load_calibration_images(Path(calibration_data), network.in_channels, resolution)
     out_dir = Path(out_dir)
     staging.recover(out_dir)  # finish (or clear away) what a killed export left here
     folder = staging.stage(out_dir)
     try:
         artifact, parity, manifest = _export_into(folder, network, fmt, exporter, precision=precision,
                                                   resolution=resolution, num_classes=num_classes, se=se, name=name,
-                                                  samples=samples, seed=seed)
+                                                  samples=samples, seed=seed, images=images,
+                                                  calibration_source=str(calibration_data or "synthetic"))
         if measure_on is not None:
             manifest["latency"] = measure_artifact(artifact, fmt, measure_on, budget_ms, predicted_ms)
         atomic_write_text(staging.manifest_path(artifact.path), json.dumps(manifest, indent=2))
@@ -150,13 +170,14 @@ def export(network: Any, fmt: str, *, precision: str = "fp32", out_dir: Path = P
 
 
 def _export_into(folder: Path, network: Any, fmt: str, exporter: Exporter, *, precision: str, resolution: int,
-                 num_classes: int, se: bool, name: str, samples: int,
-                 seed: int) -> tuple[Artifact, Parity, dict[str, Any]]:
+                 num_classes: int, se: bool, name: str, samples: int, seed: int, images: np.ndarray | None = None,
+                 calibration_source: str = "synthetic") -> tuple[Artifact, Parity, dict[str, Any]]:
     """Write the artifact into ``folder``, check its parity; the manifest describing it (not yet written)."""
     model = deployable(network, num_classes, se=se, resolution=resolution, seed=seed)
     shape = (1, network.in_channels, resolution, resolution)
     inputs = np.random.default_rng(seed).standard_normal((samples, *shape[1:]), dtype=np.float32)
-    context = ExportContext(model, shape, folder, name, precision, inputs)
+    context = ExportContext(model, shape, folder, name, precision, inputs, calibration_images=images,
+                            calibration_source=calibration_source)
     started = time.perf_counter()
     artifact = exporter(context)
     seconds = time.perf_counter() - started
@@ -173,38 +194,22 @@ def _export_into(folder: Path, network: Any, fmt: str, exporter: Exporter, *, pr
 
 def measure_artifact(artifact: Artifact, fmt: str, profile: Any, budget_ms: float | None,
                      predicted_ms: float | None) -> dict[str, Any]:
-    """Time the artifact itself on the device's runtime; compare with the budget and the prediction."""
-    from zenbench.backends.base import get_backend
-    from zenbench.measure import environment
+    """Time the artifact itself on the device's runtime; compare with the budget and the prediction. A quantised
+    artifact's fp32 graph is timed in the same passes, alternating, and the speed-up is their ratio."""
+    from zenbench.export.timing import time_artifacts
 
-    backend = get_backend(profile.backend)
-    settings = profile.settings
-    if fmt in ("onnx", "ort") and profile.backend == "onnxruntime":
-        session = backend.session(artifact.path.read_bytes(), settings)
-        feed_name = session.get_inputs()[0].name
-        shape = [d if isinstance(d, int) else profile.batch for d in session.get_inputs()[0].shape]
-        x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
-        from zenbench.backends.base import Runnable
-
-        runnable = Runnable(lambda: session.run(None, {feed_name: x}), {"backend": backend.name})
-    elif fmt == "tflite" and profile.backend == "litert":
-        runnable = backend.runnable(backend.interpreter(artifact.path, settings), settings)  # as the profiler times
-    else:
-        raise ZenbenchError(f"a {fmt} artifact cannot be timed on device {profile.name} ({profile.backend}); "
-                            f"onnx/ort time on an onnxruntime device, tflite on a litert device")
-    m = backend.time(runnable, profile.timing.for_networks())
-    scale = 1000.0 / (profile.batch if profile.per_image else 1)
-    stats = m.summary(scale)
-    result = {"device": profile.name, "settings": profile.describe(), "environment": environment(profile.threads),
-              "ms": stats, "noisy": m.noisy, "busy": m.busy}
-    if m.busy:
-        result["busy_reason"] = m.busy_reason  # the CLI prints measure.busy_warning(...) under the figure
+    paths = [artifact.path] + ([artifact.reference_path] if artifact.reference_path is not None else [])
+    timed = time_artifacts(paths, fmt, profile)
+    result = timed[0].as_dict()
+    if len(timed) > 1:
+        result["fp32_ms"] = timed[1].stats
+        result["speedup_over_fp32"] = timed[1].stats["median"] / timed[0].stats["median"]
     if budget_ms is not None:
         result["budget_ms"] = budget_ms
-        result["within_budget"] = stats["median"] <= budget_ms
+        result["within_budget"] = timed[0].stats["median"] <= budget_ms
     if predicted_ms is not None:
         result["predicted_ms"] = predicted_ms
-        result["prediction_error"] = predicted_ms / stats["median"] - 1
+        result["prediction_error"] = predicted_ms / timed[0].stats["median"] - 1
     return result
 
 

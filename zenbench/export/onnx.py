@@ -1,5 +1,6 @@
 """ONNX: ``torch.onnx.export`` (TorchScript exporter, opset 17), ``onnx.checker``, an ORT-simplified graph,
-and int8 through ONNX Runtime's static quantisation (QDQ, per-channel weights) calibrated on random batches."""
+and int8 through the static quantisation the int8 devices time (:mod:`zenbench.backends.quantization`),
+calibrated on the synthetic set or the user's images."""
 
 from __future__ import annotations
 
@@ -49,31 +50,21 @@ def simplify(path: Path) -> None:
     tmp.replace(path)
 
 
-class _RandomBatches:
-    """Calibration data for static quantisation: standard-normal batches (or the user's images)."""
-
-    def __init__(self, shape: tuple[int, ...], count: int = 8, seed: int = 0) -> None:
-        rng = np.random.default_rng(seed)
-        self.batches = iter([{"input": rng.standard_normal(shape, dtype=np.float32)} for _ in range(count)])
-
-    def get_next(self):
-        return next(self.batches, None)
-
-
 def export_onnx(ctx: ExportContext) -> Artifact:
     if ctx.precision == "int8":
-        from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+        from zenbench.backends.quantization import quantize
 
-        # the fp32 graph is an intermediate, left in the staging folder: only the artifact and its manifest are
-        # kept, so an int8 export never replaces an fp32 export's model.onnx behind that export's manifest
+        # the fp32 graph is an intermediate, left in the staging folder (and timed beside the int8 one for the
+        # speed-up): only the artifact and its manifest are kept, so an int8 export never replaces an fp32
+        # export's model.onnx behind that export's manifest
         source = write_onnx(ctx, ctx.out_dir / f"{ctx.name}.fp32-source.onnx")
         quantized = ctx.out_dir / f"{ctx.name}.int8.onnx"
-        quantize_static(str(source), str(quantized), _RandomBatches(ctx.input_shape), quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+        onnx.save(quantize(onnx.load(str(source)), ctx.input_shape, ctx.quantization, ctx.calibration_images),
+                  str(quantized))
         onnx.checker.check_model(str(quantized))
         return Artifact(quantized, ort_runner(quantized), "onnxruntime",
-                        {"opset": OPSET, "quantization": "static QDQ, per-channel int8 weights, int8 activations, "
-                                                         "calibrated on random batches"})
+                        {"opset": OPSET, "quantization": ctx.quantization.describe(ctx.calibration_source)},
+                        reference_path=source)
     path = write_onnx(ctx, ctx.out_dir / f"{ctx.name}.onnx")
     return Artifact(path, ort_runner(path), "onnxruntime", {"opset": OPSET})
 

@@ -37,8 +37,10 @@ class Parity:
     def check(self, artifact: str) -> None:
         if not self.passed:
             cosine, relative, top1 = THRESHOLDS[self.precision]
+            cause = ("the int8 quantisation destroyed the outputs; calibrate on real images (--calibration-data "
+                     "images.npy) or export fp32: " if self.precision == "int8" else "")
             raise ParityError(
-                f"{artifact} fails the {self.precision} parity check: cosine {self.cosine:.6f} (min {cosine}), "
+                f"{artifact} fails the {self.precision} parity check: {cause}cosine {self.cosine:.6f} (min {cosine}), "
                 f"relative max error {self.relative_error:.2e} (max {relative}), top-1 agreement "
                 f"{self.top1_agreement:.0%} (min {top1:.0%}), max abs error {self.max_abs_error:.3g}")
 
