@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import onnx
 
 from zenbench.errors import BackendUnavailable
@@ -110,6 +111,16 @@ class Backend(ABC):
 
     def versions(self) -> dict[str, str]:
         return {}
+
+
+def random_input(dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A fixed random input of ``dtype``: standard normal for floats, uniform over the whole range for integers
+    (a quantised unit's input)."""
+    rng = np.random.default_rng(0)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
 
 
 BACKENDS: Registry[Backend] = Registry("backend")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zenbench.backends.base import BACKENDS, Backend, BackendSettings, Runnable, Workload
+from zenbench.backends.base import BACKENDS, Backend, BackendSettings, Runnable, Workload, random_input
 from zenbench.errors import BackendUnavailable
 from zenbench.quiet import captured_stderr, quiet_libraries
 
@@ -101,15 +101,6 @@ class LiteRTBackend(Backend):
             except PackageNotFoundError:
                 pass
         return out
-
-
-def random_input(dtype: type, shape: tuple[int, ...]) -> np.ndarray:
-    """A fixed random input: standard normal for a float input, uniform over the whole range for an integer one."""
-    rng = np.random.default_rng(0)
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
 
 
 BACKENDS.add("litert", LiteRTBackend())

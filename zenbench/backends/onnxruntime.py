@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zenbench.backends.base import BACKENDS, Backend, BackendSettings, Runnable, Workload
+from zenbench.backends.base import BACKENDS, Backend, BackendSettings, Runnable, Workload, random_input
 
 LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
           "all": "ORT_ENABLE_ALL"}
@@ -55,7 +55,7 @@ class OnnxRuntimeBackend(Backend):
                 settings.options)), quantized_input=workload.quantized_input,
                 quantized_output=workload.quantized_output)
         session = self.session(model.SerializeToString(), settings)
-        feeds = {session.get_inputs()[0].name: random_input(session.get_inputs()[0].type, workload.input_shape)}
+        feeds = {session.get_inputs()[0].name: session_input(session.get_inputs()[0].type, workload.input_shape)}
         output_names = [o.name for o in session.get_outputs()]
         context = {"backend": self.name, "precision": settings.precision, "batch": workload.input_shape[0],
                    "threads": settings.threads, "provider": session.get_providers()[0],
@@ -68,15 +68,13 @@ class OnnxRuntimeBackend(Backend):
         return {"onnxruntime": ort.__version__}
 
 
-def random_input(onnx_type: str, shape: tuple[int, ...]) -> np.ndarray:
-    """A fixed random input of the session's input type: standard normal for a float input, uniform integers
-    for a quantised one (``tensor(uint8)`` / ``tensor(int8)``)."""
-    rng = np.random.default_rng(0)
-    if onnx_type in ("tensor(uint8)", "tensor(int8)"):
-        dtype = np.uint8 if onnx_type == "tensor(uint8)" else np.int8
-        info = np.iinfo(dtype)
-        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
-    return rng.standard_normal(shape, dtype=np.float32)
+#: ONNX Runtime's names of the input element types a workload can have
+INPUT_TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
+
+
+def session_input(onnx_type: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A fixed random input for a session input of ``onnx_type`` (``tensor(float)``, ``tensor(uint8)``, ...)."""
+    return random_input(INPUT_TYPES[onnx_type], shape)
 
 
 BACKENDS.add("onnxruntime", OnnxRuntimeBackend())

@@ -61,7 +61,7 @@ class TensorRTBackend(Backend):
         if settings.precision == "int8":
             config.set_flag(trt.BuilderFlag.INT8)
             shape = tuple(network.get_input(0).shape)
-            calibrator = _calibrator(trt, calibration or _random_batches(shape, int(settings.options.get(
+            calibrator = _calibrator(trt, calibration or calibration_tensors(shape, int(settings.options.get(
                 "calibration_batches", 4))))
             config.int8_calibrator = calibrator  # must stay alive until the build returns
         plan = builder.build_serialized_network(network, config)
@@ -122,13 +122,19 @@ class TensorRTBackend(Backend):
         return {"tensorrt": trt.__version__}
 
 
-def _random_batches(shape: tuple[int, ...], count: int) -> Callable[[], Iterator[Any]]:
+def calibration_tensors(shape: tuple[int, ...], count: int,
+                    images: Any = None) -> Callable[[], Iterator[Any]]:
+    """The calibration set every int8 path shares (:func:`zenbench.backends.quantization.calibration_batches`:
+    the user's images, else seeded standard-normal batches), as torch tensors for the calibrator."""
     import torch
 
+    from zenbench.backends.quantization import QuantizationSettings, calibration_batches
+
+    arrays = calibration_batches(shape, QuantizationSettings(calibration_batches=count), images)
+
     def batches() -> Iterator[Any]:
-        generator = torch.Generator().manual_seed(0)
-        for _ in range(count):
-            yield torch.randn(shape, generator=generator)
+        for array in arrays:
+            yield torch.from_numpy(array)
 
     return batches
 

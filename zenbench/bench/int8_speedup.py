@@ -119,10 +119,13 @@ def plot(summary: list[dict[str, Any]], out: Path) -> list[str]:
 
 
 def run(per_cell: int = 2, seed: int = 0, out: Path = Path("bench_results"), runtimes: list[str] | None = None,
-        on_progress: Any = None, runs: int | None = None) -> dict[str, Any]:
+        on_progress: Any = None, runs: int | None = None, limit: int | None = None) -> dict[str, Any]:
     """The speed-up map: every sampled unit on every available runtime, summarised and plotted into ``out``
-    (``runs`` is the bench runner's shared option; the device profiles' timing rules decide the runs here)."""
+    (``runs`` is the bench runner's shared option; the device profiles' timing rules decide the runs here).
+    ``limit`` keeps every ``len // limit``-th sampled unit only (a smoke run)."""
     units = sample_units(per_cell, seed)
+    if limit:
+        units = units[:: max(1, len(units) // limit)][:limit]
     rows = []
     chosen = runtimes or available_runtimes()
     for runtime in chosen:

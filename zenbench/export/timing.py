@@ -45,12 +45,12 @@ def _runnable(path: Path, fmt: str, profile: Any, backend: Any):
 
     settings = profile.settings
     if fmt in ("onnx", "ort") and profile.backend == "onnxruntime":
-        from zenbench.backends.onnxruntime import random_input
+        from zenbench.backends.onnxruntime import session_input
 
         session = backend.session(path.read_bytes(), settings)
         feed = session.get_inputs()[0]
         shape = tuple(d if isinstance(d, int) else profile.batch for d in feed.shape)
-        x = random_input(feed.type, shape)
+        x = session_input(feed.type, shape)
         return Runnable(lambda: session.run(None, {feed.name: x}), {"backend": backend.name})
     if fmt == "tflite" and profile.backend == "litert":
         return backend.runnable(backend.interpreter(path, settings), settings)  # as the profiler times
