@@ -25,7 +25,7 @@ from scipy import stats
 
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
-from zenbench.proxies import az_nas, get_proxy, score
+from zenbench.proxies import az_nas, ensemble, get_proxy, score
 from zenbench.space.nb201 import DATASETS, NUM_CELLS, build_nb201, parse_cell
 
 #: Spearman ρ over all 15,625 cells with real data, as published: zero-cost-nas (Abdelfattah et al., ICLR 2021)
@@ -43,13 +43,19 @@ PUBLISHED = {
     "az_nas": {"cifar10": 0.913, "cifar100": 0.90, "imagenet16": 0.89},
     # MeCo (Jiang et al., NeurIPS 2023): NATS-Bench-TSS CIFAR-10, "0.89" in the abstract (0.894 as issue #33 quotes it)
     "meco": {"cifar10": 0.894},
+    # SWAP (Peng et al., ICLR 2024): regularised SWAP-Score, CIFAR-100, "0.90" in the abstract (real images)
+    "swap": {"cifar100": 0.90},
+    # ZiCo (Li et al., ICLR 2023): NATS-Bench-TSS, real images and labels (figures as issue #33's brief quotes them)
+    "zico": {"cifar10": 0.80, "cifar100": 0.81, "imagenet16": 0.79},
 }
 #: proxies whose benchmark score is a rank aggregation of per-cell components over the scored set
-RANK_AGGREGATED: dict[str, tuple[str, ...]] = {"az_nas": az_nas.COMPONENTS}
-#: the batch a proxy's paper used, whatever --batch-size says (AZ-NAS: 64 random images; MeCo reads one)
-PROTOCOL_BATCH = {"az_nas": 64}
+RANK_AGGREGATED: dict[str, tuple[str, ...]] = {"az_nas": az_nas.COMPONENTS, "ensemble": ensemble.COMPONENTS}
+#: the batch a proxy's paper used, whatever --batch-size says (AZ-NAS: 64 random images; MeCo reads one;
+#: SWAP: 16 inputs; ZiCo: two batches of 64)
+PROTOCOL_BATCH = {"az_nas": 64, "swap": 16, "zico": 64}
 ACCURACY_COLUMN = {"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc", "imagenet16": "imagenet16_120_test_acc"}
-DEFAULT_PROXIES = ("zen", "az_nas", "meco", "synflow", "naswot", "grad_norm", "snip", "jacov", "params", "flops", "entropy")
+DEFAULT_PROXIES = ("zen", "az_nas", "meco", "swap", "zico", "ensemble", "synflow", "naswot", "grad_norm", "snip", "jacov",
+                   "params", "flops", "entropy")
 CACHE_COLUMNS = ("index", "proxy", "score", "seconds")
 
 

@@ -37,7 +37,12 @@ def export_tensorrt(ctx: ExportContext) -> Artifact:
     for dim in model.graph.input[0].type.tensor_type.shape.dim[:1]:
         dim.ClearField("dim_param")
         dim.dim_value = 1  # a static batch of one: no optimisation profile needed
-    engine_bytes = backend.build_engine(model.SerializeToString(), settings)
+    calibration = None
+    if ctx.precision == "int8":  # the int8 devices' calibration set: the user's images or the synthetic one
+        from zenbench.backends.tensorrt import calibration_tensors
+
+        calibration = calibration_tensors(ctx.input_shape, ctx.quantization.calibration_batches, ctx.calibration_images)
+    engine_bytes = backend.build_engine(model.SerializeToString(), settings, calibration=calibration)
     path = ctx.out_dir / f"{ctx.name}.{ctx.precision}.engine"
     atomic_write_bytes(path, engine_bytes)
     engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(engine_bytes)

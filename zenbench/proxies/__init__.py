@@ -20,6 +20,7 @@ from torch import nn
 from zenbench.errors import ProxyRequirementError, SettingError
 from zenbench.proxies import (  # noqa: F401 (register)
     az_nas,
+    ensemble,
     entropy,
     flops,
     grad_norm,
@@ -28,9 +29,11 @@ from zenbench.proxies import (  # noqa: F401 (register)
     naswot,
     params,
     snip,
+    swap,
     synflow,
     tenas,
     zen,
+    zico,
 )
 from zenbench.proxies.base import (
     ANALYTIC,
@@ -176,8 +179,10 @@ def score(network: nn.Module | NetworkSpec | str, proxy: str = "zen", *, input_s
                 extras.setdefault(key, []).append(value)
     seconds = time.perf_counter() - start
     mean = statistics.fmean(values)
-    std = statistics.pstdev(values) if len(values) > 1 else 0.0
-    return ScoreResult(proxy=proxy, mean=mean, std=std, ci95=t_interval95(values), values=tuple(values),
+    finite = all(math.isfinite(v) for v in values)  # a degenerate draw (-inf) leaves the spread undefined
+    std = statistics.pstdev(values) if len(values) > 1 and finite else 0.0 if finite else math.nan
+    return ScoreResult(proxy=proxy, mean=mean, std=std, ci95=t_interval95(values) if finite else math.nan,
+                       values=tuple(values),
                        extras={k: statistics.fmean(v) for k, v in extras.items()}, seconds=seconds,
                        higher_is_better=chosen.higher_is_better)
 
