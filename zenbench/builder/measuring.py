@@ -88,6 +88,18 @@ def _measure_points(specs: list[tuple[str, NetworkSpec, int, int]], profile: Dev
     return points
 
 
+def _covers(table: LatencyTable, spec: NetworkSpec, resolution: int, num_classes: int) -> bool:
+    """Whether the table can predict ``spec`` (its unit kinds were profiled): a zoo model of a space the table
+    does not cover is left out of its validation rather than measured and then refused."""
+    from zenbench.latency import predict_latency
+
+    try:
+        predict_latency(spec, table, resolution, num_classes)
+    except ZenbenchError:
+        return False
+    return True
+
+
 def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, calibration_n: int = 0, seed: int = 0,
                    space: str | None = None, resolution: int = 224, num_classes: int = 1000, zoo: bool = True,
                    passes: int = 3, out_dir: Path | None = None,
@@ -115,7 +127,7 @@ def validate_table(table_path: Path, profile: DeviceProfile, *, n: int = 100, ca
     if zoo:
         for name in list_models("zennet_imagenet1k_*"):
             m = get_zoo_model(name)
-            if m.resolution == resolution:
+            if m.resolution == resolution and _covers(table, m.spec, m.resolution, m.num_classes):
                 zoo_specs.append((name, m.spec, m.resolution, m.num_classes))
     total = (len(calibration_specs) + len(validation_specs) + len(zoo_specs)) * max(1, passes)
     profile_reference_ms = (table.metadata.get("host_speed") or {}).get("typical_ms")
