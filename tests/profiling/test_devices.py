@@ -32,6 +32,8 @@ def test_devices_lists_availability_with_reasons() -> None:
         assert not rows["gpu"]["available"] and "GPU" in rows["gpu"]["reason"]
         assert not rows["t4"]["available"] and rows["t4"]["reason"]
     assert "pixel2" in rows and set(rows["pixel2"]) >= {"available", "reason"}
+    # a variant with a description of its own shows it; one that inherits its base's says whose variant it is
+    assert "int8" in rows["cpu:int8"]["description"] and rows["cpu:all-cores"]["description"] == "variant of cpu"
 
 
 def _fake_adb(folder: Path, listing: str) -> None:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from torch import nn
 
-from zenbench.bench.nb201_proxies import RANK_AGGREGATED
 from zenbench.proxies import get_proxy, list_proxies, score
 from zenbench.proxies.az_nas import rank_aggregate
 from zenbench.proxies.ensemble import COMPONENTS, log_product
@@ -20,7 +19,7 @@ POOL_CELL = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|skip_connect~1|avg
 
 def test_ensemble_is_registered_and_the_benchmark_rank_aggregates_it() -> None:
     assert "ensemble" in list_proxies() and not get_proxy("ensemble").gaussian_init
-    assert RANK_AGGREGATED["ensemble"] == COMPONENTS == ("meco", "synflow", "params")
+    assert get_proxy("ensemble").components == COMPONENTS == ("meco", "synflow", "params")
 
 
 def test_log_product_by_hand() -> None:

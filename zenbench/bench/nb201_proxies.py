@@ -25,7 +25,8 @@ from scipy import stats
 
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
-from zenbench.proxies import az_nas, ensemble, get_proxy, score
+from zenbench.proxies import az_nas, get_proxy, score
+from zenbench.proxies.images import load_proxy_images
 from zenbench.space.nb201 import DATASETS, NUM_CELLS, build_nb201, parse_cell
 
 #: Spearman ρ over all 15,625 cells with real data, as published: zero-cost-nas (Abdelfattah et al., ICLR 2021)
@@ -48,8 +49,6 @@ PUBLISHED = {
     # ZiCo (Li et al., ICLR 2023): NATS-Bench-TSS, real images and labels (figures as issue #33's brief quotes them)
     "zico": {"cifar10": 0.80, "cifar100": 0.81, "imagenet16": 0.79},
 }
-#: proxies whose benchmark score is a rank aggregation of per-cell components over the scored set
-RANK_AGGREGATED: dict[str, tuple[str, ...]] = {"az_nas": az_nas.COMPONENTS, "ensemble": ensemble.COMPONENTS}
 #: the batch a proxy's paper used, whatever --batch-size says (AZ-NAS: 64 random images; MeCo reads one;
 #: SWAP: 16 inputs; ZiCo: two batches of 64)
 PROTOCOL_BATCH = {"az_nas": 64, "swap": 16, "zico": 64}
@@ -85,21 +84,6 @@ def sample_indices(sample: int, seed: int) -> np.ndarray:
     if sample <= 0 or sample >= NUM_CELLS:
         return np.arange(NUM_CELLS)
     return np.sort(np.random.default_rng(seed).choice(NUM_CELLS, size=sample, replace=False))
-
-
-def load_images(path: Path, resolution: int) -> torch.Tensor:
-    """A .npy of images, (N, 3, H, W) or (N, H, W, 3), uint8 or float; standardised per channel."""
-    array = np.load(path, allow_pickle=False)
-    if array.ndim != 4:
-        raise ZenbenchError(f"{path}: expected images of shape (N, 3, H, W) or (N, H, W, 3), got {array.shape}")
-    if array.shape[-1] == 3 and array.shape[1] != 3:
-        array = array.transpose(0, 3, 1, 2)
-    images = torch.from_numpy(np.ascontiguousarray(array)).float()
-    if images.shape[-1] != resolution or images.shape[-2] != resolution:
-        images = torch.nn.functional.interpolate(images, size=(resolution, resolution), mode="bilinear", antialias=True)
-    mean = images.mean(dim=(0, 2, 3), keepdim=True)
-    std = images.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    return (images - mean) / std
 
 
 class ScoreCache:
@@ -168,7 +152,7 @@ def score_cell(index: int, arch: str, proxies: tuple[str, ...], dataset: str, ba
         result = score(model, proxy, input_shape=(3, resolution, resolution), num_classes=classes,
                        batch_size=PROTOCOL_BATCH.get(proxy, batch_size), seed=seed * NUM_CELLS + index, data=images)
         # components first: the proxy's own row marks the cell done, so a crash between them recomputes both
-        out.extend((f"{proxy}.{part}", result.extras[part], 0.0) for part in RANK_AGGREGATED.get(proxy, ()))
+        out.extend((f"{proxy}.{part}", result.extras[part], 0.0) for part in get_proxy(proxy).components)
         out.append((proxy, result.mean, result.seconds))
     return out
 
@@ -179,7 +163,7 @@ def aggregate_columns(frame: pd.DataFrame, cache: ScoreCache, indices: np.ndarra
     standalone single-network score as columns of their own; return the added column names."""
     added = []
     for proxy in proxies:
-        parts = RANK_AGGREGATED.get(proxy)
+        parts = get_proxy(proxy).components
         if not parts:
             continue
         components = {part: [cache.done[(int(i), f"{proxy}.{part}")] for i in indices] for part in parts}
@@ -193,7 +177,7 @@ def aggregate_columns(frame: pd.DataFrame, cache: ScoreCache, indices: np.ndarra
 
 def _cached(cache: ScoreCache, index: int, proxy: str) -> bool:
     return all((index, name) in cache.done
-               for name in (proxy, *(f"{proxy}.{part}" for part in RANK_AGGREGATED.get(proxy, ()))))
+               for name in (proxy, *(f"{proxy}.{part}" for part in get_proxy(proxy).components)))
 
 
 _IMAGES: dict[tuple[Path, int], torch.Tensor] = {}
@@ -202,7 +186,7 @@ _IMAGES: dict[tuple[Path, int], torch.Tensor] = {}
 def _images(path: Path, resolution: int) -> torch.Tensor:
     key = (path, resolution)
     if key not in _IMAGES:
-        _IMAGES[key] = load_images(path, resolution)
+        _IMAGES[key] = load_proxy_images(path, resolution)
     return _IMAGES[key]
 
 
@@ -224,7 +208,7 @@ def run(*, dataset: str = "cifar10", sample: int = 1000, seed: int = 0, proxies:
     for proxy in proxies:
         get_proxy(proxy)
     if data is not None:
-        load_images(data, DATASETS[dataset][0])  # fail early on a bad file
+        load_proxy_images(data, DATASETS[dataset][0])  # fail early on a bad file
     table = accuracy_table()
     indices = sample_indices(sample, seed)
     cache = ScoreCache(out_dir / "cache" / f"{settings_key(dataset, batch_size, seed, data)}.csv")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from zenbench.proxies import score
+from zenbench.proxies import get_proxy, score
 from zenbench.proxies.az_nas import rank_aggregate
 from zenbench.zoo import get_zoo_model, list_models
 
@@ -38,9 +38,6 @@ DEFAULT_PROXIES = ("zen", "az_nas", "meco", "swap", "zico", "ensemble", "synflow
 #: a proxy's own batch where it needs one: SWAP counts at most 2^batch patterns, and at its NB201 batch of
 #: 16 the smallest zoo network (CIFAR, 0.5M) already shows all 65,536
 PROTOCOL_BATCH = {"swap": 32}
-#: proxies whose components are also rank-aggregated within each family (the set score)
-COMPONENTS = {"az_nas": ("expressivity", "progressivity", "trainability", "complexity"),
-              "ensemble": ("meco", "synflow", "params")}
 
 
 @dataclass(frozen=True)
@@ -138,8 +135,8 @@ def rows(scored: dict[str, dict[str, dict[str, float]]], proxies: Sequence[str])
             if proxy == "swap":
                 table.setdefault("swap.raw", {})[family] = [math.log(max(scored[n][proxy]["patterns"], 1.0))
                                                             for n in names]
-            if proxy in COMPONENTS:
-                parts = {c: [scored[n][proxy][c] for n in names] for c in COMPONENTS[proxy]}
+            if get_proxy(proxy).components:  # a set score too: the components ranked within the family
+                parts = {c: [scored[n][proxy][c] for n in names] for c in get_proxy(proxy).components}
                 table.setdefault(f"{proxy}.set", {})[family] = list(map(float, rank_aggregate(parts)))
     return table
 

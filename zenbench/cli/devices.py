@@ -35,7 +35,9 @@ def devices(json_out: JsonOption = False) -> None:
         for full in [name, *(f"{name}:{v}" for v in sorted(base.variants))]:
             profile = load_device(full)
             reason = profile.availability()
-            rows.append({**profile.describe(), "device": full, "description": profile.description,
+            own = full == name or profile.description != base.description  # a variant may inherit its base's
+            rows.append({**profile.describe(), "device": full,
+                         "description": profile.description if own else f"variant of {name}",
                          "available": reason is None, "reason": reason,
                          "variants": sorted(base.variants) if full == name else [], "source": profile.source})
     if json_out:
@@ -44,12 +46,10 @@ def devices(json_out: JsonOption = False) -> None:
     columns = ("device", "backend", "precision", "batch", "threads", "available", "description / why not")
     out = table("device profiles", columns, left=columns)
     for r in rows:
-        variant = ":" in r["device"]
         out.add_row(r["device"], r["backend"], r["precision"],
                     str(r["batch"]) + (" (per image)" if r["per_image"] else ""), str(r["threads"] or "-"),
                     "[green]yes[/]" if r["available"] else "[red]no[/]",
-                    ("  variant of " + r["device"].split(":")[0]) if variant and r["available"]
-                    else r["description"] if r["available"] else f"[red]{r['reason']}[/]")
+                    r["description"] if r["available"] else f"[red]{r['reason']}[/]")
     console.print(out)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -123,6 +124,8 @@ def score(
     gamma: Annotated[float, typer.Option(help="Zen-Score input perturbation scale (> 0).")] = 1e-2,
     dtype: DtypeOption = DType.float32,
     device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
+    data: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="A .npy of real images (N,3,H,W) for "
+                                              "proxies that read data, instead of noise.")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Score networks with zero-shot proxies (Zen-Score by default)."""
@@ -131,6 +134,7 @@ def score(
     from zenbench.models import iter_networks
     from zenbench.proxies import get_proxy
     from zenbench.proxies import score as score_network
+    from zenbench.proxies.images import load_proxy_images
 
     positive(gamma, "--gamma")
     torch_device = _torch_device(torch, device)
@@ -141,6 +145,7 @@ def score(
     for name in proxies:
         get_proxy(name)  # unknown names fail before any work, with suggestions
     nets = iter_networks(networks)
+    images: dict[int, torch.Tensor] = {}  # the --data images at each resolution scored
     rows = []
     with progress_bar("scoring", disable=json_out or len(nets) * len(proxies) < 2) as bar:
         task = bar.add_task("scoring", total=len(nets) * len(proxies))
@@ -149,8 +154,11 @@ def score(
             classes = net.num_classes if num_classes is None else num_classes
             for name in proxies:
                 options = {"gamma": gamma, "protocol": protocol.value} if name == "zen" else {}
+                if data is not None and res not in images:
+                    images[res] = load_proxy_images(data, res, net.spec.in_channels)
                 result = score_network(net.spec, name, resolution=res, batch_size=batch_size, repeat=repeat, seed=seed,
-                                       num_classes=classes, dtype=torch_dtype, device=torch_device, **options)
+                                       num_classes=classes, dtype=torch_dtype, device=torch_device,
+                                       data=images.get(res), **options)
                 rows.append({"network": net.name, "structure": str(net.spec), "resolution": res, **result.as_dict()})
                 bar.advance(task)
     if json_out:

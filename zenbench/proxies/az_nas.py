@@ -130,7 +130,7 @@ def _finite_or_neginf(value: float) -> float:
     return value if not math.isnan(value) else -math.inf
 
 
-@register_proxy("az_nas", needs=(GRADIENTS,), gaussian_init=False)
+@register_proxy("az_nas", needs=(GRADIENTS,), gaussian_init=False, components=COMPONENTS)
 def az_nas(model: nn.Module, request: ProxyRequest, *, init: bool = True) -> dict[str, float]:
     """AZ-NAS components (expressivity, progressivity, trainability, FLOPs); rank-aggregate them over a set."""
     complexity = flops(model, request)["score"]

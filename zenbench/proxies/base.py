@@ -79,6 +79,10 @@ class Proxy:
     #: redraw weights N(0,1) before scoring (as the Zen-NAS code does); False keeps PyTorch's init
     gaussian_init: bool
     description: str
+    #: per-network components whose ranks over a set make the proxy's score (AZ-NAS, the ensemble); empty
+    #: for a proxy whose score stands alone. A search ranks them against a reference sample
+    #: (:mod:`zenbench.proxies.reference`).
+    components: tuple[str, ...] = ()
 
     def __call__(self, model: nn.Module, request: ProxyRequest, **options: Any) -> dict[str, float]:
         return self.fn(model, request, **options)
@@ -88,12 +92,15 @@ PROXIES: Registry[Proxy] = Registry("proxy")
 
 
 def register_proxy(name: str, *, higher_is_better: bool = True, needs: tuple[str, ...] = (FORWARD,),
-                   gaussian_init: bool = True) -> Callable[[Callable[..., dict[str, float]]], Callable[..., dict[str, float]]]:
-    """Decorator: register ``fn`` as proxy ``name``; the docstring's first line describes it."""
+                   gaussian_init: bool = True, components: tuple[str, ...] = (),
+                   ) -> Callable[[Callable[..., dict[str, float]]], Callable[..., dict[str, float]]]:
+    """Decorator: register ``fn`` as proxy ``name``; the docstring's first line describes it. ``components``
+    names the fields of its result that are rank-aggregated over a set."""
 
     def decorate(fn: Callable[..., dict[str, float]]) -> Callable[..., dict[str, float]]:
         doc = (fn.__doc__ or "").strip().splitlines()
-        PROXIES.add(name, Proxy(name, fn, higher_is_better, frozenset(needs), gaussian_init, doc[0] if doc else ""))
+        PROXIES.add(name, Proxy(name, fn, higher_is_better, frozenset(needs), gaussian_init, doc[0] if doc else "",
+                                tuple(components)))
         return fn
 
     return decorate

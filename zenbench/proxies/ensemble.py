@@ -44,7 +44,7 @@ def log_product(values: dict[str, float]) -> float:
     return total
 
 
-@register_proxy("ensemble", needs=(GRADIENTS,), gaussian_init=False)
+@register_proxy("ensemble", needs=(GRADIENTS,), gaussian_init=False, components=COMPONENTS)
 def ensemble(model: nn.Module, request: ProxyRequest) -> dict[str, float]:
     """Ensemble: log(MeCo × SynFlow × params) per network; rank-aggregated over a set by the benchmark."""
     values = {

@@ -13,6 +13,10 @@ Determinism: one ``random.Random(seed)`` draws every mutation, and each candidat
 ``workers = K`` the loop proposes K children from the same population before scoring them
 together; the result is deterministic for a given seed and K (K = 1 is the paper's loop).
 
+A proxy whose score belongs to a set (AZ-NAS, the ensemble: its scorer declares ``components``) is
+ranked as its authors' search ranks it: after each batch, every member's score becomes its rank
+aggregate over all candidates scored so far (:mod:`zenbench.search.set_ranking`).
+
 Resume: rows go to an append-only :class:`~zenbench.fileio.Journal` (``history.jsonl``) batch by
 batch; the state (population, RNG state, iteration, journal length) is committed only after its
 batch's rows are written and is checkpointed atomically every ``checkpoint_every`` iterations, on
@@ -29,14 +33,22 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from zenbench.errors import NoFeasibleCandidate, SearchInterrupted, SettingError, ZenbenchError
 from zenbench.fileio import Journal, atomic_write_text
+from zenbench.search.set_ranking import Scored, SetRanking, split_result
+from zenbench.search.state import (
+    CHECKPOINT,
+    Member,
+    MemoryJournal,
+    SearchState,
+    read_checkpoint,
+    rng_to_json,
+)
 
-CHECKPOINT = "checkpoint.json"
 HISTORY = "history.jsonl"
 BEST = "best.json"
 #: settings a resume may change: how long to run and how often to checkpoint (``minutes`` is never stored)
@@ -90,9 +102,10 @@ class SearchSpace(Protocol):
 
 
 class CandidateScorer(Protocol):
-    """Scores a batch of candidates with their seeds; returns (score, error) for each, in order."""
+    """Scores a batch of candidates with their seeds; returns (score, error) for each, in order, with the
+    components as a third item where the scorer declares ``components`` (a proxy ranked over a set)."""
 
-    def score(self, candidates: list[Any], seeds: list[int]) -> list[tuple[float, str | None]]:
+    def score(self, candidates: list[Any], seeds: list[int]) -> list[Scored]:
         ...
 
 
@@ -115,94 +128,6 @@ class LoopSettings:
                                     f"pass --{name.replace('_', '-')} 1 or more")
 
 
-@dataclass(frozen=True)
-class Member:
-    """One population member: its string, proxy score, predicted latency and the iteration that made it."""
-
-    structure: str
-    score: float
-    latency_ms: float | None
-    iteration: int
-    latency_by_device: dict[str, float] | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The member as stored; ``latency_by_device`` only when the search budgets several devices."""
-        data = asdict(self)
-        if self.latency_by_device is None:
-            del data["latency_by_device"]
-        return data
-
-
-@dataclass
-class SearchState:
-    """The loop's state after a completed batch: what a checkpoint holds and a resume restores.
-
-    ``scores`` (memoizing spaces) maps a candidate to [score, first iteration, error]."""
-
-    iteration: int
-    population: list[Member]
-    rng_state: Any
-    history_rows: int
-    best_scores: list[tuple[int, float]] = field(default_factory=list)
-    seconds: float = 0.0
-    scores: dict[str, list[Any]] = field(default_factory=dict)
-
-    @property
-    def best(self) -> Member | None:
-        """The highest-scoring member (the first of equals), or None while no candidate has passed."""
-        return max(self.population, key=lambda m: m.score) if self.population else None
-
-    def trimmed(self) -> SearchState:
-        """This state without anything from a batch that started after it (shared lists are filtered)."""
-        return replace(self, best_scores=[b for b in self.best_scores if b[0] <= self.iteration],
-                       scores={k: v for k, v in self.scores.items() if v[1] < self.iteration})
-
-
-class _MemoryJournal:
-    """The journal of a search run without a results folder."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-
-    def records(self) -> list[dict[str, Any]]:
-        return list(self.rows)
-
-    def extend(self, rows: list[dict[str, Any]]) -> None:
-        self.rows.extend(json.loads(json.dumps(rows)))
-
-    def truncate(self, n: int) -> int:
-        del self.rows[n:]
-        return len(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-def _rng_to_json(state: Any) -> Any:
-    version, internal, gauss = state
-    return [version, list(internal), gauss]
-
-
-def _rng_from_json(data: Any) -> Any:
-    return (data[0], tuple(data[1]), data[2])
-
-
-def read_checkpoint(out: Path) -> tuple[dict[str, Any], SearchState] | None:
-    """The settings and state checkpointed in ``out`` (None when it holds none)."""
-    path = out / CHECKPOINT
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-        state = SearchState(data["iteration"], [Member(**m) for m in data["population"]], _rng_from_json(data["rng"]),
-                            data["history_rows"], [tuple(x) for x in data["best_scores"]], data.get("seconds", 0.0),
-                            data.get("scores", {}))
-    except (ValueError, KeyError, TypeError) as error:
-        raise ZenbenchError(f"{path} is damaged or from an older zenbench ({type(error).__name__}: {error}); "
-                            f"start the search again in a new folder") from None
-    return data["settings"], state
-
-
 class Evolution:
     """One search run over ``space`` with its results in ``out`` (or in memory when ``out`` is None).
 
@@ -218,7 +143,10 @@ class Evolution:
         self.identity = json.loads(json.dumps(identity))
         self.out = out
         self.scorer = scorer
-        self.journal: Journal | _MemoryJournal = Journal(out / HISTORY) if out is not None else _MemoryJournal()
+        #: a proxy scored over a set (its scorer declares ``components``) is ranked against every candidate so far
+        components = tuple(getattr(scorer, "components", ()) or ())
+        self.ranking = SetRanking(components, space.memoize) if components else None
+        self.journal: Journal | MemoryJournal = Journal(out / HISTORY) if out is not None else MemoryJournal()
         #: the iteration the last ``run`` started at (0 unless it resumed)
         self.resumed_from = 0
         #: why the last ``run`` stopped (``STOP_*``), None while it runs
@@ -239,6 +167,9 @@ class Evolution:
             raise ZenbenchError(f"{self.out} already holds a search; pass --resume to continue it or choose "
                                 f"another --out")
         settings, state = saved
+        if self.ranking is not None and state.population and not state.archive:
+            raise ZenbenchError(f"{self.out} was searched by an older zenbench that scored {self.identity.get('proxy')} "
+                                f"one network at a time; start the search again in a new folder")
         for key in [*self.identity, *(k for k in settings if k not in self.identity)]:
             if key not in RESUMABLE_CHANGES and settings.get(key) != self.identity.get(key):
                 raise ZenbenchError(f"cannot resume {self.out}: it was started with {key}={settings.get(key)!r}, now "
@@ -260,8 +191,9 @@ class Evolution:
                                                           **({"stopped": self.stopped} if self.stopped else {})},
                                                          indent=2))
         data = {"settings": self.identity, "iteration": state.iteration, "history_rows": state.history_rows,
-                "population": [m.as_json() for m in state.population], "rng": _rng_to_json(state.rng_state),
+                "population": [m.as_json() for m in state.population], "rng": rng_to_json(state.rng_state),
                 "best_scores": state.best_scores, "seconds": state.seconds, "scores": state.scores,
+                **({"archive": state.archive} if state.archive else {}),
                 **({"stopped": self.stopped} if self.stopped else {})}
         atomic_write_text(self.out / CHECKPOINT, json.dumps(data))
 
@@ -337,9 +269,15 @@ class Evolution:
                 rows.append(self._row(it, child, f"rejected: {checked.rejected}", checked, None, None))
                 continue
             batch.append((it, child, checked))
-        for (it, child, checked), (score, error) in zip(batch, self._score(state, batch), strict=True):
+        scored = self._score(state, batch)
+        ranks = self.ranking.ranks(state.archive) if self.ranking is not None else None
+        for (it, child, checked), (score, error) in zip(batch, scored, strict=True):
+            if ranks is not None and self.ranking is not None:
+                score = ranks[self.ranking.key(str(child), it)]
             state.population.append(Member(str(child), score, checked.latency_ms, it, checked.latency_by_device))
             rows.append(self._row(it, child, "scored", checked, score, error))
+        if ranks is not None and self.ranking is not None:
+            state.population = self.ranking.rescore(state.population, ranks)
         rows.sort(key=lambda r: r["iteration"])
         return rows
 
@@ -352,16 +290,24 @@ class Evolution:
         return row
 
     def _score(self, state: SearchState, batch: list[tuple[int, Any, Checked]]) -> list[tuple[float, str | None]]:
+        """Each child's (score, error); a set-ranked search also files each fresh result's components."""
         seeds = [candidate_seed(self.loop.seed, it) for it, _, _ in batch]
         if not self.space.memoize:
-            return self.scorer.score([child for _, child, _ in batch], seeds)
+            results = [split_result(r) for r in self.scorer.score([child for _, child, _ in batch], seeds)]
+            if self.ranking is not None:
+                for (it, child, _), (_, _, values) in zip(batch, results, strict=True):
+                    self.ranking.record(state.archive, self.ranking.key(str(child), it), it, values)
+            return [(score, error) for score, error, _ in results]
         todo: dict[str, int] = {}
         for index, (_, child, _) in enumerate(batch):
             if str(child) not in state.scores and str(child) not in todo:
                 todo[str(child)] = index
         fresh = self.scorer.score([batch[i][1] for i in todo.values()], [seeds[i] for i in todo.values()])
-        for (key, index), (score, error) in zip(todo.items(), fresh, strict=True):
+        for (key, index), result in zip(todo.items(), fresh, strict=True):
+            score, error, values = split_result(result)
             state.scores[key] = [score, batch[index][0], error]
+            if self.ranking is not None:
+                self.ranking.record(state.archive, key, batch[index][0], values)
         return [(state.scores[str(child)][0], state.scores[str(child)][2] if str(child) in todo else None)
                 for _, child, _ in batch]
 

@@ -25,6 +25,7 @@ from typing import Any
 from zenbench.fileio import FolderLock, atomic_write_text
 from zenbench.latency import LatencyTable
 from zenbench.search.engine import Checked, Evolution, LoopSettings
+from zenbench.search.set_ranking import Scored
 from zenbench.space.nb201 import DATASETS, Cell, parse_cell
 
 BEST_CELL = "best_cell.txt"
@@ -64,25 +65,33 @@ class CellScorer:
     """Scores cells with a proxy on the benchmark's network for ``dataset``, in this process."""
 
     def __init__(self, proxy: str, dataset: str, batch_size: int) -> None:
-        self.proxy, self.dataset, self.batch_size = proxy, dataset, batch_size
+        from zenbench.proxies import get_proxy
 
-    def score(self, candidates: list[Cell], seeds: list[int]) -> list[tuple[float, str | None]]:
+        self.proxy, self.dataset, self.batch_size = proxy, dataset, batch_size
+        #: the result fields a set-ranked proxy is ranked by (empty: the score stands alone)
+        self.components = get_proxy(proxy).components
+
+    def score(self, candidates: list[Cell],
+              seeds: list[int]) -> list[Scored]:
         import torch
 
         from zenbench.proxies import score
         from zenbench.space.nb201 import build_nb201
 
         resolution, classes = DATASETS[self.dataset]
-        results: list[tuple[float, str | None]] = []
+        results: list[Scored] = []
         for cell, seed in zip(candidates, seeds, strict=True):
             torch.manual_seed(seed)
             try:
-                value = score(build_nb201(cell, self.dataset), self.proxy, input_shape=(3, resolution, resolution),
-                              num_classes=classes, batch_size=self.batch_size, seed=seed).mean
+                result = score(build_nb201(cell, self.dataset), self.proxy, input_shape=(3, resolution, resolution),
+                               num_classes=classes, batch_size=self.batch_size, seed=seed)
             except Exception as error:  # a cell that cannot be scored must not stop the search
                 results.append((-math.inf, f"{type(error).__name__}: {error}"))
                 continue
-            results.append((value, None))
+            if self.components:
+                results.append((result.mean, None, {c: result.extras[c] for c in self.components}))
+            else:
+                results.append((result.mean, None))
         return results
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zenbench.errors import BackendUnavailable
+from zenbench.search.set_ranking import Scored
 
 
 @dataclass(frozen=True)
@@ -25,28 +26,36 @@ class ScoreJob:
     threads: int | None = None
 
 
-def score_structure(structure: str, seed: int, job: ScoreJob) -> tuple[float, str | None]:
-    """One candidate's proxy score (top-level, so worker processes and Ray can run it)."""
+def score_structure(structure: str, seed: int, job: ScoreJob) -> Scored:
+    """One candidate's proxy score (top-level, so worker processes and Ray can run it); for a proxy ranked over
+    a set (it declares ``components``) the components too, which the search ranks
+    (:mod:`zenbench.search.set_ranking`)."""
     import torch
 
-    from zenbench.proxies import score
+    from zenbench.proxies import get_proxy, score
 
     if job.threads:
         torch.set_num_threads(job.threads)
     try:
-        value = score(structure, job.proxy, resolution=job.resolution, batch_size=job.batch_size, seed=seed,
-                      num_classes=job.num_classes).mean
+        result = score(structure, job.proxy, resolution=job.resolution, batch_size=job.batch_size, seed=seed,
+                       num_classes=job.num_classes)
     except Exception as error:  # a candidate that cannot be scored must not stop the search
         return -math.inf, f"{type(error).__name__}: {error}"
-    return (value if math.isfinite(value) else -math.inf), None
+    value = result.mean if math.isfinite(result.mean) else -math.inf
+    components = get_proxy(job.proxy).components
+    return (value, None, {c: result.extras[c] for c in components}) if components else (value, None)
 
 
 class Scorer(ABC):
     def __init__(self, job: ScoreJob) -> None:
+        from zenbench.proxies import get_proxy
+
         self.job = job
+        #: the result fields a set-ranked proxy is ranked by (empty: the score stands alone)
+        self.components = get_proxy(job.proxy).components
 
     @abstractmethod
-    def score(self, specs: list[Any], seeds: list[int]) -> list[tuple[float, str | None]]:
+    def score(self, specs: list[Any], seeds: list[int]) -> list[Scored]:
         ...
 
     def close(self) -> None:
@@ -54,7 +63,7 @@ class Scorer(ABC):
 
 
 class InlineScorer(Scorer):
-    def score(self, specs: list[Any], seeds: list[int]) -> list[tuple[float, str | None]]:
+    def score(self, specs: list[Any], seeds: list[int]) -> list[Scored]:
         return [score_structure(str(spec), seed, self.job) for spec, seed in zip(specs, seeds, strict=True)]
 
 
@@ -69,7 +78,7 @@ class ProcessScorer(Scorer):
         super().__init__(ScoreJob(job.proxy, job.resolution, job.batch_size, job.num_classes, threads))
         self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
 
-    def score(self, specs: list[Any], seeds: list[int]) -> list[tuple[float, str | None]]:
+    def score(self, specs: list[Any], seeds: list[int]) -> list[Scored]:
         futures = [self.pool.submit(score_structure, str(spec), seed, self.job) for spec, seed in zip(specs, seeds,
                                                                                                      strict=True)]
         return [f.result() for f in futures]
@@ -93,7 +102,7 @@ class RayScorer(Scorer):
                      log_to_driver=False)
         self.remote = ray.remote(score_structure)
 
-    def score(self, specs: list[Any], seeds: list[int]) -> list[tuple[float, str | None]]:
+    def score(self, specs: list[Any], seeds: list[int]) -> list[Scored]:
         refs = [self.remote.remote(str(spec), seed, self.job) for spec, seed in zip(specs, seeds, strict=True)]
         return self.ray.get(refs)
 
