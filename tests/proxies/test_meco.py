@@ -54,3 +54,15 @@ def test_meco_prefers_a_conv_cell_to_an_empty_one() -> None:
 def test_meco_runs_on_a_zen_nas_structure() -> None:
     result = score("zennet_cifar10_model_size05M_res32", "meco", resolution=32)
     assert math.isfinite(result.mean) and result.extras["layers"] > 10
+
+
+def test_a_one_pixel_map_adds_zero_without_a_warning() -> None:
+    import warnings
+
+    import torch
+
+    from zenbench.proxies.meco import min_correlation_eigenvalue
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert min_correlation_eigenvalue(torch.randn(8, 1, 1)) == 0.0

@@ -58,3 +58,12 @@ def test_score_reads_the_images_for_a_proxy_that_takes_data(tmp_path) -> None:
     np.save(bad, np.zeros((4, 16, 16)))
     refused = CliRunner().invoke(app, [*common, "--data", str(bad)])
     assert refused.exit_code == 2 and "--data" in refused.output and "Traceback" not in refused.output
+
+
+def test_proxies_says_which_need_labels_and_which_a_search_ranks_over_a_set() -> None:
+    result = CliRunner().invoke(app, ["proxies", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert "labels" in rows["zico"]["needs"] and "labels" not in rows["zen"]["needs"]
+    assert rows["az_nas"]["ranked_over_set"] == ["expressivity", "progressivity", "trainability", "complexity"]
+    assert rows["zen"]["ranked_over_set"] == []

@@ -190,17 +190,20 @@ def proxies(json_out: JsonOption = False) -> None:
     from zenbench.proxies import get_proxy, list_proxies
 
     rows = [{"name": n, "higher_is_better": get_proxy(n).higher_is_better, "needs": sorted(get_proxy(n).needs),
-             "gaussian_init": get_proxy(n).gaussian_init, "description": get_proxy(n).description}
+             "gaussian_init": get_proxy(n).gaussian_init, "ranked_over_set": list(get_proxy(n).components),
+             "description": get_proxy(n).description}
             for n in list_proxies()]
     if json_out:
         print_json(rows)
         return
-    out = table("proxies", ("name", "better", "needs", "init", "what it measures"),
-                left=("name", "better", "needs", "init", "what it measures"))
+    out = table("proxies", ("name", "better", "needs", "init", "in a search", "what it measures"),
+                left=("name", "better", "needs", "init", "in a search", "what it measures"))
     for r in rows:
         out.add_row(r["name"], "higher" if r["higher_is_better"] else "lower", ", ".join(r["needs"]),
-                    "N(0,1)" if r["gaussian_init"] else "default", r["description"])
+                    "N(0,1)" if r["gaussian_init"] else "default",
+                    "ranked over all scored" if r["ranked_over_set"] else "its value", r["description"])
     console.print(out)
+    console.print("needs 'labels': random labels unless --data images.npy is given (zenbench score, benchmark proxies)")
 
 
 __all__ = ["inspect", "proxies", "score", "zoo"]

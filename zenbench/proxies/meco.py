@@ -26,6 +26,8 @@ def min_correlation_eigenvalue(feature: torch.Tensor) -> float:
     rows = feature.reshape(feature.shape[0], -1).double()
     if rows.shape[0] < 2:
         return float("nan")
+    if rows.shape[1] < 2:  # a 1x1 map: every correlation is NaN, set to 0 as the authors' code does: eigenvalue 0
+        return 0.0
     corr = torch.corrcoef(rows)
     corr = torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
     return float(torch.linalg.eigvalsh(corr)[0])
