@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from conftest import run_patiently
 from typer.testing import CliRunner
 
@@ -109,3 +110,21 @@ def test_a_cell_search_with_no_feasible_cell_returns_no_best(tmp_path) -> None:
 
     result = search_nb201(_cell_table(tmp_path), latency_ms=-5, iterations=1, population=4, proxy="params")
     assert result["best"] is None and [r["status"] for r in result["history"]] == ["rejected: latency_ms"]
+
+
+def test_the_bench_suite_compares_proxies_on_one_fitted_table_and_renders_the_gap(tmp_path) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from zenbench.bench.nb201_search import compare_proxies, render
+
+    summary = compare_proxies(SHIPPED, "2080ti_32", ("params", "flops"), iterations=30, population=8, samples=60)
+    assert [r["proxy"] for r in summary["results"]] == ["params", "flops"]
+    assert summary["budget_ms"] == pytest.approx(pd.read_csv(SHIPPED)["2080ti_32"].quantile(0.3))
+    for row in summary["results"]:
+        assert row["oracle_accuracy"] >= row["found_accuracy"] and row["found_rank_among_feasible"] >= 1
+    console = Console(file=StringIO(), width=200)
+    render({"comparisons": [summary]}, console)
+    text = console.file.getvalue()
+    assert "params" in text and "of " + str(summary["results"][0]["feasible_cells"]) in text

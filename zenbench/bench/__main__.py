@@ -14,6 +14,7 @@ from zenbench.bench import (
     adapt_nb201,
     int8_search,
     int8_speedup,
+    nb201_search,
     predict_speed,
     search_speed,
     zen_speed,
@@ -23,7 +24,7 @@ from zenbench.fileio import atomic_write_text
 
 SUITES = {"zen_speed": zen_speed.run, "predict_speed": predict_speed.run, "search_speed": search_speed.run,
           "adapt": adapt.run, "adapt_nb201": adapt_nb201.run, "zoo_proxies": zoo_proxies.run,
-          "int8_speedup": int8_speedup.run, "int8_search": int8_search.run}
+          "int8_speedup": int8_speedup.run, "int8_search": int8_search.run, "nb201_search": nb201_search.run}
 
 
 def render_zen_speed(result: dict, console: Console) -> None:
@@ -66,7 +67,7 @@ def render_predict_speed(result: dict, console: Console) -> None:
 
 RENDER = {"zen_speed": render_zen_speed, "predict_speed": render_predict_speed, "search_speed": render_search_speed,
           "adapt": adapt.render, "adapt_nb201": adapt_nb201.render, "zoo_proxies": zoo_proxies.render,
-          "int8_speedup": int8_speedup.render, "int8_search": int8_search.render}
+          "int8_speedup": int8_speedup.render, "int8_search": int8_search.render, "nb201_search": nb201_search.render}
 
 
 def adapt_options(args: argparse.Namespace) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,3 +30,65 @@ def oracle_comparison(measurements: str, column: str, found_arch: str, latency_m
             "oracle_latency_ms": float(feasible.loc[oracle, "latency"]), "feasible_cells": int(len(feasible)),
             "found_rank_among_feasible": float(ranks.get(found_arch, np.nan)),
             "found_meets_budget": bool(frame.loc[found_arch, "latency"] <= latency_ms)}
+
+
+def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *, latency_ms: float | None = None,
+                    samples: int = 100, iterations: int = 300, population: int = 32, seed: int = 0,
+                    on_proxy: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """One search per proxy on the same fitted table, budget, seed and iterations, each judged by the truth.
+
+    The budget defaults to the column's 30th percentile. Returns ``device``, ``budget_ms``, ``fit`` (the
+    latency model's form and cross-validated error) and one row per proxy (``best`` None when no cell met
+    the predicted budget)."""
+    from zenbench.latency.nb201 import fit_table
+    from zenbench.search.nb201 import search_nb201
+
+    fitted, model = fit_table(measurements, column, samples, seed)
+    budget = latency_ms if latency_ms is not None else float(pd.read_csv(measurements)[column].quantile(0.3))
+    rows: list[dict[str, Any]] = []
+    for name in proxies:
+        if on_proxy:
+            on_proxy(name)
+        result = search_nb201(fitted, latency_ms=budget, proxy=name, population=population, iterations=iterations,
+                              seed=seed)
+        if result["best"] is None:
+            rows.append({"proxy": name, "best": None})
+            continue
+        rows.append({"proxy": name, "best": result["best"], "scored": result["scored"], "seconds": result["seconds"],
+                     **oracle_comparison(str(measurements), column, result["best"]["arch"], budget)})
+    return {"device": column, "budget_ms": budget, "iterations": iterations, "population": population, "seed": seed,
+            "samples": samples, "fit": {k: v for k, v in model.items() if k != "coefficients"}, "results": rows}
+
+
+#: the suite's devices: a phone (whole milliseconds) and a GPU column of the shipped measurements
+SUITE_COLUMNS = ("pixel2", "2080ti_32")
+#: Zen-Score, the strongest older proxy, and the new ones
+SUITE_PROXIES = ("zen", "synflow", "meco", "az_nas", "ensemble")
+
+
+def run(runs: int | None = None, iterations: int = 300) -> dict[str, Any]:
+    """The ``nb201_search`` bench suite: every suite proxy on every suite column (``runs`` is unused)."""
+    from zenbench.bench.adapt_nb201 import shipped_measurements
+
+    return {"suite": "nb201_search",
+            "comparisons": [compare_proxies(shipped_measurements(), column, SUITE_PROXIES, iterations=iterations)
+                            for column in SUITE_COLUMNS]}
+
+
+def render(result: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    for c in result["comparisons"]:
+        table = Table(title=f"NAS-Bench-201 search on {c['device']}, budget {c['budget_ms']:.4g} ms, "
+                            f"{c['iterations']} iterations (CIFAR-10 test accuracy)", title_justify="left")
+        for col in ("proxy", "found acc. %", "oracle acc. %", "gap", "rank among feasible", "measured ms"):
+            table.add_column(col, justify="left" if col == "proxy" else "right")
+        for r in c["results"]:
+            if r["best"] is None:
+                table.add_row(r["proxy"], "-", "-", "-", "no cell", "-")
+                continue
+            table.add_row(r["proxy"], f"{r['found_accuracy']:.2f}", f"{r['oracle_accuracy']:.2f}",
+                          f"{r['oracle_accuracy'] - r['found_accuracy']:.2f}",
+                          f"{r['found_rank_among_feasible']:.0f} of {r['feasible_cells']}",
+                          f"{r['found_latency_ms']:.4g}" + ("" if r["found_meets_budget"] else " (over)"))
+        console.print(table)

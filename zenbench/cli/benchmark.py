@@ -74,28 +74,17 @@ def nb201_search(
     json_out: JsonOption = False,
 ) -> None:
     """Search NAS-Bench-201 under a device's latency budget and compare with the oracle (true accuracy)."""
-    import pandas as pd
-
-    from zenbench.bench.nb201_search import oracle_comparison
-    from zenbench.latency.nb201 import fit_table
-    from zenbench.search.nb201 import search_nb201
+    from zenbench.bench.nb201_search import compare_proxies
 
     positive(latency_ms, "--latency-ms")
-    fitted, model = fit_table(measurements, column, samples, seed)
-    budget = latency_ms if latency_ms is not None else float(pd.read_csv(measurements)[column].quantile(0.3))
-    rows = []
-    for name in split_names(proxy):
-        with err_console.status(f"searching with {name}"):
-            result = search_nb201(fitted, latency_ms=budget, proxy=name, population=population, iterations=iterations,
-                                  seed=seed)
-        if result["best"] is None:
-            rows.append({"proxy": name, "best": None})
-            continue
-        rows.append({"proxy": name, "best": result["best"], "scored": result["scored"], "seconds": result["seconds"],
-                     **oracle_comparison(str(measurements), column, result["best"]["arch"], budget)})
+    names = tuple(split_names(proxy))
+    with err_console.status("searching") as status:
+        summary = compare_proxies(measurements, column, names, latency_ms=latency_ms, samples=samples,
+                                  iterations=iterations, population=population, seed=seed,
+                                  on_proxy=lambda name: status.update(f"searching with {name}"))
+    budget, rows = summary["budget_ms"], summary["results"]
     if json_out:
-        print_json({"device": column, "budget_ms": budget,
-                    "fit": {k: v for k, v in model.items() if k != "coefficients"}, "results": rows})
+        print_json(summary)
         return
     out = table(f"NAS-Bench-201 search on {column}, budget {budget:.4g} ms (table fitted on {samples} cells)",
                 ("proxy", "found acc. %", "found latency ms", "oracle acc. %", "rank among feasible", "meets budget"),
