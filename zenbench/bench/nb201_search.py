@@ -45,6 +45,7 @@ def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *
 
     fitted, model = fit_table(measurements, column, samples, seed)
     budget = latency_ms if latency_ms is not None else float(pd.read_csv(measurements)[column].quantile(0.3))
+    reachable = reachable_best(fitted, measurements, column, budget)
     rows: list[dict[str, Any]] = []
     for name in proxies:
         if on_proxy:
@@ -57,7 +58,23 @@ def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *
         rows.append({"proxy": name, "best": result["best"], "scored": result["scored"], "seconds": result["seconds"],
                      **oracle_comparison(str(measurements), column, result["best"]["arch"], budget)})
     return {"device": column, "budget_ms": budget, "iterations": iterations, "population": population, "seed": seed,
-            "samples": samples, "fit": {k: v for k, v in model.items() if k != "coefficients"}, "results": rows}
+            "samples": samples, "fit": {k: v for k, v in model.items() if k != "coefficients"},
+            "reachable": reachable, "results": rows}
+
+
+def reachable_best(fitted: Any, measurements: Path, column: str, latency_ms: float,
+                   dataset: str = "cifar10") -> dict[str, Any]:
+    """The best a search on ``fitted`` can find: the most accurate cell that the table *predicts* within the
+    budget and that meets it when measured. Below the oracle when the table's error shuts the oracle out."""
+    from zenbench.bench.nb201_proxies import ACCURACY_COLUMN, accuracy_table
+    from zenbench.latency.nb201 import predict_cells
+
+    frame = accuracy_table().set_index("arch").join(pd.read_csv(measurements).set_index("arch")[column].rename("ms"))
+    frame["predicted"] = predict_cells(fitted, list(frame.index))
+    allowed = frame[(frame["predicted"] <= latency_ms) & (frame["ms"] <= latency_ms)]
+    column_acc = ACCURACY_COLUMN[dataset]
+    best = allowed[column_acc].idxmax()
+    return {"arch": best, "accuracy": float(allowed.loc[best, column_acc]), "cells": int(len(allowed))}
 
 
 #: the suite's devices: a phone (whole milliseconds) and a GPU column of the shipped measurements
@@ -81,6 +98,9 @@ def render(result: dict[str, Any], console: Any) -> None:
     for c in result["comparisons"]:
         table = Table(title=f"NAS-Bench-201 search on {c['device']}, budget {c['budget_ms']:.4g} ms, "
                             f"{c['iterations']} iterations (CIFAR-10 test accuracy)", title_justify="left")
+        reach = c["reachable"]
+        table.caption = (f"reachable: {reach['accuracy']:.2f} % is the best cell the fitted table lets a search take "
+                         f"({reach['cells']} cells predicted and measured within the budget)")
         for col in ("proxy", "found acc. %", "oracle acc. %", "gap", "rank among feasible", "measured ms"):
             table.add_column(col, justify="left" if col == "proxy" else "right")
         for r in c["results"]:

@@ -97,6 +97,9 @@ def nb201_search(
                     f"{r['oracle_accuracy']:.2f}", f"{r['found_rank_among_feasible']:.0f} of {r['feasible_cells']}",
                     "yes" if r["found_meets_budget"] else "no")
     console.print(out)
+    reach = summary["reachable"]
+    console.print(f"the best cell the fitted table lets a search take: {reach['accuracy']:.2f} % "
+                  f"({reach['cells']} cells predicted and measured within the budget)")
 
 
 def latency_fit(
