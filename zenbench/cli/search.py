@@ -47,7 +47,8 @@ def search(
     iterations: Annotated[int, typer.Option(min=1, help="Evolution iterations.")] = 1000,
     minutes: Annotated[float | None, typer.Option(metavar="MIN", help="Stop after this many minutes (checkpointed; --resume "
                                                        "with more continues) if --iterations are not done.")] = None,
-    proxy: Annotated[str, typer.Option(help="Score to maximise (`zenbench proxies`).")] = "zen",
+    proxy: Annotated[str, typer.Option(help="Score to maximise (`zenbench proxies`); az_nas and ensemble rank "
+                                            "each candidate among all scored.")] = "zen",
     batch_size: Annotated[int, typer.Option(min=1, help="Proxy batch size.")] = 16,
     seed: SeedOption = 0,
     out: Annotated[Path | None, typer.Option(help="Results folder (default `runs/search-BUDGET-sSEED`).")] = None,
