@@ -67,7 +67,7 @@ def nb201_search(
     column: Annotated[str, typer.Option(help="Device column: the table is fitted on it and the oracle judged by it.")],
     latency_ms: Annotated[float | None, typer.Option(help="Budget (default: the column's 30th percentile).")] = None,
     samples: Annotated[int, typer.Option(min=1, help="Measured cells the latency table is fitted on.")] = 100,
-    proxy: Annotated[str, typer.Option(help="Comma-separated proxies to search with.")] = "zen,synflow",
+    proxy: Annotated[str, typer.Option(help="Comma-separated proxies to search with.")] = "zen,az_nas,ensemble",
     iterations: Annotated[int, typer.Option(min=1, help="Evolution iterations.")] = 300,
     population: Annotated[int, typer.Option(min=1, help="Population size.")] = 32,
     seed: SeedOption = 0,
