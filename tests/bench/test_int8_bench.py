@@ -44,3 +44,15 @@ def test_a_winner_is_described_by_its_depth_size_and_blocks() -> None:
     assert d["units"] == sum(d["block_types"].values()) == 6  # the stem, 4 residual units, the final 1x1
     assert d["final_width"] == d["max_width"] == 128 and d["block_types"]["SuperResK1K5K1"] == 4
     assert 0.1 < d["params_m"] < 0.2 and d["macs_g"] > 0
+
+
+def test_a_budget_no_network_fits_is_reported_not_raised(tmp_path, monkeypatch) -> None:
+    from zenbench.bench import int8_search
+    from zenbench.errors import NoFeasibleCandidate
+
+    def nothing_fits(*args, **kwargs):
+        raise NoFeasibleCandidate("no candidate met the constraints in 3 iterations (rejected by: latency_ms 3)")
+
+    monkeypatch.setattr("zenbench.api.search", nothing_fits)
+    row = int8_search.compare_budget(0.5, 3, 0, tmp_path)
+    assert row["winners"] == {} and row["no_candidate"]["device"] == "cpu" and "latency_ms" in row["no_candidate"]["error"]

@@ -48,12 +48,17 @@ def _measure(structures: list[str]) -> dict[str, list[float]]:
 def compare_budget(budget_ms: float, iterations: int, seed: int, folder: Path) -> dict[str, Any]:
     """One budget: a search per precision, both winners re-scored and measured in both precisions."""
     from zenbench.api import search
+    from zenbench.errors import NoFeasibleCandidate
     from zenbench.proxies import score
 
     winners = {}
     for device in DEVICES:
-        result = search(budget_ms, device=device, iterations=iterations, seed=seed, preset="imagenet-latency",
-                        out=folder / f"{device.replace(':', '-')}-{budget_ms:g}ms")
+        try:
+            result = search(budget_ms, device=device, iterations=iterations, seed=seed, preset="imagenet-latency",
+                            out=folder / f"{device.replace(':', '-')}-{budget_ms:g}ms")
+        except NoFeasibleCandidate as error:  # a budget below what this host's table allows the preset's start
+            return {"budget_ms": budget_ms, "iterations": iterations, "seed": seed, "winners": {},
+                    "no_candidate": {"device": device, "error": str(error)}}
         winners[device] = result["best"]
     structures = [winners[d]["structure"] for d in DEVICES]
     measured = _measure(structures)
@@ -118,6 +123,9 @@ def render(result: dict[str, Any], console: Any) -> None:
                 "params M", "MACs G", "final width"):
         table.add_column(col, justify="left" if col == "search on" else "right")
     for c in result["comparisons"]:
+        if c.get("no_candidate"):
+            console.print(f"{c['budget_ms']:g} ms: no {c['no_candidate']['device']} network fits on this host's table")
+            continue
         for device, w in c["winners"].items():
             table.add_row(f"{c['budget_ms']:g} ms", device, f"{w['zen_score']:.1f} ± {w['zen_ci95']:.1f}",
                           f"{w['measured_ms']['cpu']:.2f}", f"{w['measured_ms']['cpu:int8']:.2f}", str(w["layers"]),
