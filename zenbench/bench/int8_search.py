@@ -113,7 +113,7 @@ def render(result: dict[str, Any], console: Any) -> None:
     v = result["validation"]
     metrics = v.get("metrics") or {}
     if metrics:
-        console.print(f"int8 table {v['table']} ({v.get('host')}): {metrics.get('within_10pct', 0):.0%} within ±10 %, "
+        console.print(f"int8 table {v['table']} ({v.get('host')}): {metrics.get('within_10', 0):.0%} within ±10 %, "
                       f"MAPE {metrics.get('mape', 0):.1%}, Spearman {metrics.get('spearman', 0):.3f} on "
                       f"{metrics.get('n', '?')} held-out networks")
     else:
