@@ -42,7 +42,7 @@ def test_a_file_that_is_not_images_is_refused_by_name(tmp_path, array, says) -> 
     assert "--data" in str(raised.value)
     text = tmp_path / "text.npy"
     text.write_text("not an array")
-    with pytest.raises(SettingError, match="not a readable .npy"):
+    with pytest.raises(SettingError, match=r"not a readable \.npy"):
         load_proxy_images(text, 16)
 
 
