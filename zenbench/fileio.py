@@ -175,3 +175,35 @@ class FolderLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+#: the most bytes of images read from one ``.npy`` file (as float32), whatever the file holds
+MAX_IMAGE_BYTES = 1 << 30
+
+
+def read_npy_images(path: Path, *, option: str, expected: str, fits: Any, kinds: str, limit: int) -> Any:
+    """The first ``limit`` images of a user's ``.npy`` file as a float32 array, read memory-mapped so that
+    nothing beyond them is loaded. ``fits(shape)`` says whether the array's shape is acceptable (``expected``
+    describes it in the error), ``kinds`` the accepted dtype kinds (numpy's ``dtype.kind``); every refusal
+    is a :class:`~zenbench.errors.SettingError` that names ``option``, raised before the copy is allocated."""
+    import numpy as np
+
+    from zenbench.errors import SettingError
+
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise SettingError(f"{option} {path}: not a readable .npy array ({error}); save the images with "
+                           f"numpy.save as {expected}") from None
+    if array.ndim != 4 or array.shape[0] < 1 or not fits(tuple(array.shape)):
+        raise SettingError(f"{option} {path}: shape {tuple(array.shape)}; expected {expected}")
+    if array.dtype.kind not in kinds:
+        raise SettingError(f"{option} {path}: dtype {array.dtype}; expected {expected}")
+    count = min(limit, array.shape[0])
+    if count * int(np.prod(array.shape[1:])) * 4 > MAX_IMAGE_BYTES:
+        raise SettingError(f"{option} {path}: {count} images of shape {tuple(array.shape[1:])} exceed "
+                           f"{MAX_IMAGE_BYTES >> 20} MiB; pass fewer or smaller images")
+    picked = np.array(array[:count], dtype=np.float32)  # a copy: the file stays untouched
+    if not np.isfinite(picked).all():
+        raise SettingError(f"{option} {path}: holds NaN or infinite values")
+    return picked

@@ -67,3 +67,10 @@ def test_proxies_says_which_need_labels_and_which_a_search_ranks_over_a_set() ->
     assert "labels" in rows["zico"]["needs"] and "labels" not in rows["zen"]["needs"]
     assert rows["az_nas"]["ranked_over_set"] == ["expressivity", "progressivity", "trainability", "complexity"]
     assert rows["zen"]["ranked_over_set"] == []
+
+
+def test_images_too_large_to_copy_are_refused_before_any_copy(tmp_path) -> None:
+    huge = tmp_path / "huge.npy"
+    np.lib.format.open_memmap(huge, mode="w+", dtype=np.uint8, shape=(2, 3, 16384, 16384)).flush()  # sparse on disk
+    with pytest.raises(SettingError, match="MiB"):
+        load_proxy_images(huge, 16)

@@ -76,21 +76,12 @@ class QuantizationSettings:
 def load_calibration_images(path: Path, channels: int, resolution: int) -> np.ndarray:
     """A user's calibration images from an ``.npy`` file: (N, C, H, W) float32, NCHW as the network takes them,
     normalised as in training. Read memory-mapped and bounded, checked before use."""
-    try:
-        images = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise SettingError(f"--calibration-data {path}: not a readable .npy array ({error}); save images with "
-                           f"numpy.save as an (N, {channels}, {resolution}, {resolution}) float32 array") from None
+    from zenbench.fileio import read_npy_images
+
     expected = (channels, resolution, resolution)
-    if images.ndim != 4 or tuple(images.shape[1:]) != expected or images.shape[0] < 1:
-        raise SettingError(f"--calibration-data {path}: shape {tuple(images.shape)}, expected (N, {channels}, "
-                           f"{resolution}, {resolution}) normalised images (NCHW)")
-    if images.dtype.kind != "f":
-        raise SettingError(f"--calibration-data {path}: dtype {images.dtype}, expected float32 normalised images")
-    picked = np.asarray(images[:MAX_CALIBRATION_IMAGES], dtype=np.float32)
-    if not np.isfinite(picked).all():
-        raise SettingError(f"--calibration-data {path}: holds NaN or infinite values")
-    return picked
+    return read_npy_images(path, option="--calibration-data", kinds="f", limit=MAX_CALIBRATION_IMAGES,
+                           expected=f"an (N, {channels}, {resolution}, {resolution}) float32 array of normalised "
+                                    f"images (NCHW)", fits=lambda shape: shape[1:] == expected)
 
 
 def calibration_batches(shape: tuple[int, ...], settings: QuantizationSettings,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zenbench.errors import SettingError
+from zenbench.fileio import read_npy_images
 
 #: the most images read from a file: a proxy batch draws from these (a file may hold many more)
 MAX_PROXY_IMAGES = 1024
@@ -23,19 +23,9 @@ MAX_PROXY_IMAGES = 1024
 def load_proxy_images(path: Path, resolution: int, channels: int = 3, option: str = "--data") -> torch.Tensor:
     """At most :data:`MAX_PROXY_IMAGES` images of ``path`` as a float32 (N, C, resolution, resolution) tensor,
     standardised per channel; a file that is not such an array is a :class:`SettingError` naming ``option``."""
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise SettingError(f"{option} {path}: not a readable .npy array ({error}); save the images with numpy.save "
-                           f"as an (N, {channels}, H, W) or (N, H, W, {channels}) array") from None
-    if array.ndim != 4 or array.shape[0] < 1 or channels not in (array.shape[1], array.shape[-1]):
-        raise SettingError(f"{option} {path}: shape {tuple(array.shape)}; expected images of shape "
-                           f"(N, {channels}, H, W) or (N, H, W, {channels})")
-    if array.dtype.kind not in "fu":
-        raise SettingError(f"{option} {path}: dtype {array.dtype}; expected uint8 or float images")
-    picked = np.array(array[:MAX_PROXY_IMAGES], dtype=np.float32)  # a copy: the file stays untouched
-    if not np.isfinite(picked).all():
-        raise SettingError(f"{option} {path}: holds NaN or infinite values")
+    picked = read_npy_images(path, option=option, kinds="fu", limit=MAX_PROXY_IMAGES,
+                             expected=f"uint8 or float images of shape (N, {channels}, H, W) or (N, H, W, {channels})",
+                             fits=lambda shape: channels in (shape[1], shape[-1]))
     if picked.shape[1] != channels:
         picked = picked.transpose(0, 3, 1, 2)
     images = torch.from_numpy(np.ascontiguousarray(picked))
