@@ -56,6 +56,8 @@ class SearchPlan:
     devices: tuple[DeviceTable, ...] = ()
     #: the search's time budget in minutes (None: iterations alone)
     minutes: float | None = None
+    #: the initial structure as the search starts from it (narrowed when it broke the budgets; None: not checked)
+    init_fit: Any = None
 
     @property
     def search_tables(self) -> Any:
@@ -106,17 +108,25 @@ def plan_search(latency_ms: float | Sequence[float] | None = None, *, device: st
             per_device = budgets if len(budgets) > 1 else [latency] * len(tables)
             constraints = replace(constraints, devices=tuple(
                 DeviceBudget(t.device, float(ms), g) for t, ms, g in zip(tables, per_device, guards, strict=True)))
+    fitted = None
+    start = chosen.init if init is None else init
+    if tables or constraints.macs is not None or constraints.params is not None:
+        from zenbench.search.init_fit import fit_init
+
+        fitted = fit_init(start, constraints, {t.device: t.table for t in tables} if len(tables) > 1
+                          else tables[0].table if tables else None)
+        start = fitted.structure
     settings = SearchSettings(space=chosen.space if space is None else space,
-                              init=chosen.init if init is None else init, resolution=res, num_classes=classes,
+                              init=start, resolution=res, num_classes=classes,
                               population=population, iterations=iterations, proxy=proxy, batch_size=batch_size,
                               seed=seed, workers=workers, checkpoint_every=checkpoint_every, constraints=constraints,
                               pareto=pareto)
     on = tuple((b.device, b.latency_ms) for b in constraints.devices)
     folder = out if out is not None else default_search_folder(latency, _label(macs), _label(params), seed, on)
     if not tables:
-        return SearchPlan(settings, None, None, Path(folder), minutes=minutes)
+        return SearchPlan(settings, None, None, Path(folder), minutes=minutes, init_fit=fitted)
     return SearchPlan(settings, tables[0].table, tables[0].device, Path(folder), tables[0].host_differences,
-                      tuple(tables), minutes)
+                      tuple(tables), minutes, fitted)
 
 
 def _check_devices(devices: list[str], budgets: list[float], table: Path | None, minutes: float | None) -> None:
@@ -160,7 +170,8 @@ def search(latency_ms: float | Sequence[float] | None = None, *, resume: bool = 
     result = run_search(plan.settings, plan.folder, table=plan.search_tables, resume=resume, ray_address=ray,
                         device=", ".join(d.device for d in plan.devices) or None, on_progress=on_progress,
                         minutes=plan.minutes)
-    return {**result, "folder": str(plan.folder)}
+    narrowed = {"init_width_factor": plan.init_fit.factor} if plan.init_fit is not None and plan.init_fit.narrowed else {}
+    return {**result, "folder": str(plan.folder), **narrowed}
 
 
 @dataclass(frozen=True)

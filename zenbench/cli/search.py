@@ -85,6 +85,8 @@ def search(
                        guard=band, checkpoint_every=checkpoint_every, force=force, minutes=minutes)
     for each in plan.devices:
         warn_other_host(each.device, table_path, each.host_differences)
+    if plan.init_fit is not None and plan.init_fit.narrowed:
+        err_console.print(plan.init_fit.describe(plan.settings.constraints.latency_ms), highlight=False)
     folder = plan.folder
     log = None if json_out or err_console.is_terminal else LogProgress(f"search into {folder} (iterations)")
 
