@@ -49,6 +49,22 @@ PUBLISHED = {
     # ZiCo (Li et al., ICLR 2023): NATS-Bench-TSS, real images and labels (figures as issue #33's brief quotes them)
     "zico": {"cifar10": 0.80, "cifar100": 0.81, "imagenet16": 0.79},
 }
+#: Spearman ρ on the 9,445 live cells (below), 200-epoch test accuracy, mean of 5 runs: VKDNW (Tybl & Neumann,
+#: CVPR 2025) Table 1, a subset its caption does not name (its notebooks filter on GRAF's valid-cell list)
+PUBLISHED_LIVE = {
+    "zen": {"cifar10": 0.103, "cifar100": 0.072, "imagenet16": 0.109},
+    "az_nas": {"cifar10": 0.892, "cifar100": 0.880, "imagenet16": 0.859},
+    "zico": {"cifar10": 0.802, "cifar100": 0.809, "imagenet16": 0.779},
+    "jacov": {"cifar10": 0.800, "cifar100": 0.820, "imagenet16": 0.779},
+    "naswot": {"cifar10": 0.762, "cifar100": 0.799, "imagenet16": 0.794},
+    "synflow": {"cifar10": 0.758, "cifar100": 0.750, "imagenet16": 0.719},
+    "flops": {"cifar10": 0.799, "cifar100": 0.763, "imagenet16": 0.718},
+    "snip": {"cifar10": 0.591, "cifar100": 0.597, "imagenet16": 0.521},
+    "grad_norm": {"cifar10": 0.438, "cifar100": 0.451, "imagenet16": 0.418},
+}
+#: which cells a sample is drawn from: all 15,625, or the 9,445 "live" ones whose every op lies on a path from
+#: the cell's input to its output (no op computed and then discarded)
+CELL_SETS = ("all", "live")
 #: the batch a proxy's paper used, whatever --batch-size says (AZ-NAS: 64 random images; MeCo reads one;
 #: SWAP: 16 inputs; ZiCo: two batches of 64)
 PROTOCOL_BATCH = {"az_nas": 64, "swap": 16, "zico": 64}
@@ -79,8 +95,29 @@ def accuracy_table() -> pd.DataFrame:
         return pd.read_csv(f, compression="gzip").set_index("index")
 
 
-def sample_indices(sample: int, seed: int) -> np.ndarray:
-    """``sample`` distinct benchmark indices drawn with ``seed`` (0 or >= 15,625: every cell)."""
+def live_cells() -> np.ndarray:
+    """Indices of the cells whose every op is live (:meth:`~zenbench.space.nb201.Cell.live_edges`): 9,445 of
+    15,625, the set GRAF publishes as NB201's valid networks and VKDNW's Table 1 ranks."""
+    archs = accuracy_table()["arch"]
+    return np.array([i for i, arch in archs.items()
+                     if all(live or op == "none" for live, op in zip(*_liveness(arch), strict=True))])
+
+
+def _liveness(arch: str) -> tuple[tuple[bool, ...], tuple[str, ...]]:
+    cell = parse_cell(arch)
+    return cell.live_edges(), cell.ops
+
+
+def sample_indices(sample: int, seed: int, cells: str = "all") -> np.ndarray:
+    """``sample`` distinct benchmark indices of the cell set ``cells`` drawn with ``seed`` (0 or at least the
+    set's size: every cell of it)."""
+    if cells not in CELL_SETS:
+        raise ZenbenchError(f"unknown cell set {cells!r}; choose one of {', '.join(CELL_SETS)}")
+    if cells == "live":
+        pool = live_cells()
+        if sample <= 0 or sample >= len(pool):
+            return pool
+        return np.sort(np.random.default_rng(seed).choice(pool, size=sample, replace=False))
     if sample <= 0 or sample >= NUM_CELLS:
         return np.arange(NUM_CELLS)
     return np.sort(np.random.default_rng(seed).choice(NUM_CELLS, size=sample, replace=False))
@@ -117,7 +154,8 @@ def settings_key(dataset: str, batch_size: int, seed: int, data: Path | None) ->
 
 
 def correlations(frame: pd.DataFrame, accuracy: pd.Series, proxies: list[str], dataset: str,
-                 resamples: int = 1000, seed: int = 0) -> list[ProxyCorrelation]:
+                 resamples: int = 1000, seed: int = 0,
+                 published: dict[str, dict[str, float]] = PUBLISHED) -> list[ProxyCorrelation]:
     """Spearman ρ (bootstrap 95 % interval) and Kendall τ of each proxy's scores against accuracy."""
     rng = np.random.default_rng(seed)
     results = []
@@ -136,7 +174,7 @@ def correlations(frame: pd.DataFrame, accuracy: pd.Series, proxies: list[str], d
             boot.append(stats.spearmanr(values[pick], acc[pick]).statistic)
         low, high = np.nanpercentile(boot, [2.5, 97.5]) if boot else (math.nan, math.nan)
         results.append(ProxyCorrelation(proxy, len(values), float(rho), float(low), float(high), float(tau),
-                                        PUBLISHED.get(proxy, {}).get(dataset)))
+                                        published.get(proxy, {}).get(dataset)))
     return results
 
 
@@ -196,12 +234,13 @@ def _single_thread() -> None:
 
 def run(*, dataset: str = "cifar10", sample: int = 1000, seed: int = 0, proxies: tuple[str, ...] = DEFAULT_PROXIES,
         batch_size: int = 16, data: Path | None = None, out_dir: Path = Path("runs/nb201-proxies"), workers: int = 1,
-        on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        on_progress: Callable[[int, int], None] | None = None, cells: str = "all") -> dict[str, Any]:
     """Score the sample (resuming from the cache), then write scores.csv, summary.json and one scatter PNG per proxy.
 
     ``workers > 1`` scores cells in that many single-threaded processes: NAS-Bench-201's layers are
     too small for intra-op threads to pay, so processes use the cores better. Results do not depend
-    on the number of workers (every cell has its own seed).
+    on the number of workers (every cell has its own seed). ``cells="live"`` samples the live cells only and
+    compares with the figures published on them (``PUBLISHED_LIVE``).
     """
     if dataset not in DATASETS:
         raise ZenbenchError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -210,7 +249,7 @@ def run(*, dataset: str = "cifar10", sample: int = 1000, seed: int = 0, proxies:
     if data is not None:
         load_proxy_images(data, DATASETS[dataset][0])  # fail early on a bad file
     table = accuracy_table()
-    indices = sample_indices(sample, seed)
+    indices = sample_indices(sample, seed, cells)
     cache = ScoreCache(out_dir / "cache" / f"{settings_key(dataset, batch_size, seed, data)}.csv")
     todo = [(int(i), tuple(p for p in proxies if not _cached(cache, int(i), p))) for i in indices]
     todo = [(i, missing) for i, missing in todo if missing]
@@ -250,13 +289,15 @@ def run(*, dataset: str = "cifar10", sample: int = 1000, seed: int = 0, proxies:
         {p: [cache.done[(int(i), p)] for i in indices] for p in proxies}, index=pd.Index(indices, name="index"))
     extra = aggregate_columns(frame, cache, indices, proxies)
     accuracy = table[ACCURACY_COLUMN[dataset]]
-    found = correlations(frame, accuracy, [*proxies, *extra], dataset, seed=seed)
+    found = correlations(frame, accuracy, [*proxies, *extra], dataset, seed=seed,
+                         published=PUBLISHED_LIVE if cells == "live" else PUBLISHED)
     frame.insert(0, "arch", table.loc[indices, "arch"].to_numpy())
     frame.insert(1, "accuracy", accuracy.loc[indices].to_numpy())
     atomic_write_text(out_dir / "scores.csv", frame.to_csv())
     plots = [str(scatter(frame, c, dataset, out_dir)) for c in found]
     summary = {
-        "space": "nb201", "dataset": dataset, "sample": len(indices), "seed": seed, "batch_size": batch_size,
+        "space": "nb201", "dataset": dataset, "cells": cells, "sample": len(indices), "seed": seed,
+        "batch_size": batch_size,
         "inputs": "random" if data is None else str(data), "workers": workers, "seconds": time.perf_counter() - started,
         "protocol_batch": {p: PROTOCOL_BATCH[p] for p in proxies if p in PROTOCOL_BATCH},
         "seconds_per_network": seconds_per_network(cache, indices, proxies),

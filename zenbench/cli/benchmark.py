@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from zenbench.cli.options import (
+    CellSet,
     Dataset,
     GroundTruthSpace,
     JsonOption,
@@ -27,6 +28,8 @@ def proxies(
     dataset: Annotated[Dataset, typer.Option(help="NAS-Bench-201 dataset whose accuracy to rank against.")
                        ] = Dataset.cifar10,
     sample: Annotated[int, typer.Option(min=0, help="Cells to score, drawn at random (0: all 15,625).")] = 1000,
+    cells: Annotated[CellSet, typer.Option(help="Draw from all cells, or the 9,445 live ones (every op reaches the "
+                                                "output: the set VKDNW's table ranks).")] = CellSet.all,
     seed: SeedOption = 0,
     proxy: Annotated[str, typer.Option(help="Comma-separated proxies (default: all but tenas, which is slow).")] = "",
     batch_size: Annotated[int, typer.Option(min=1, help="Inputs per forward pass.")] = 16,
@@ -43,13 +46,14 @@ def proxies(
     with progress_bar(f"scoring NAS-Bench-201 cells ({dataset.value})", disable=json_out) as bar:
         task = bar.add_task("cells", total=None)
         summary = nb201_proxies.run(dataset=dataset.value, sample=sample, seed=seed, proxies=chosen,
-                                    batch_size=batch_size, data=data, out_dir=out,
+                                    batch_size=batch_size, data=data, out_dir=out, cells=cells.value,
                                     workers=workers if workers is not None else (os.cpu_count() or 1),
                                     on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     if json_out:
         print_json(summary)
         return
-    out_table = table(f"NAS-Bench-201 {dataset.value}: {summary['sample']} cells, {summary['inputs']} inputs, "
+    which = " live" if cells is CellSet.live else ""
+    out_table = table(f"NAS-Bench-201 {dataset.value}: {summary['sample']}{which} cells, {summary['inputs']} inputs, "
                       f"batch {batch_size}, seed {seed}",
                       ("proxy", "Spearman ρ", "95 % interval", "Kendall τ", "published ρ", "difference"),
                       left=("proxy",))

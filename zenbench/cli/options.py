@@ -48,6 +48,11 @@ class Dataset(str, Enum):
     imagenet16 = "imagenet16"
 
 
+class CellSet(str, Enum):
+    all = "all"
+    live = "live"
+
+
 class Precision(str, Enum):
     fp32 = "fp32"
     fp16 = "fp16"
