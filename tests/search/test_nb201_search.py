@@ -131,3 +131,34 @@ def test_the_bench_suite_compares_proxies_on_one_fitted_table_and_renders_the_ga
     render({"comparisons": [summary]}, console)
     text = console.file.getvalue()
     assert "params" in text and "of " + str(summary["results"][0]["feasible_cells"]) in text
+
+
+def test_a_cell_search_spends_its_iterations_on_cells_it_has_not_scored(tmp_path, monkeypatch) -> None:
+    """In a space of 15,625 cells a mutation often recurs; a recurring child is drawn again, so every scored row
+    is a new cell, and the search sees more of the space in the same iterations."""
+    from zenbench.search import engine, nb201
+
+    table = _cell_table(tmp_path)
+    kwargs = dict(latency_ms=6.0, proxy="params", population=16, iterations=120, seed=0)
+    novel = nb201.search_nb201(table, **kwargs)
+    scored = [r["arch"] for r in novel["history"] if r["status"] == "scored"]
+    assert len(scored) == len(set(scored)) == novel["scored"] > 40
+    monkeypatch.setattr(engine, "NOVELTY_DRAWS", 1)  # the loop as it was: recurring children are accepted
+    plain = nb201.search_nb201(table, **kwargs)
+    plain_scored = [r["arch"] for r in plain["history"] if r["status"] == "scored"]
+    assert len(set(plain_scored)) < len(plain_scored) and plain["scored"] < novel["scored"]
+
+
+def test_a_cell_search_checkpointed_before_novel_children_is_not_resumed_with_them(tmp_path) -> None:
+    from zenbench.errors import ZenbenchError
+    from zenbench.search import nb201
+
+    table = _cell_table(tmp_path)
+    kwargs = dict(latency_ms=6.0, proxy="params", population=8, iterations=12, seed=0, checkpoint_every=4)
+    nb201.search_nb201(table, folder=tmp_path / "run", **kwargs)
+    checkpoint = tmp_path / "run" / "checkpoint.json"
+    data = json.loads(checkpoint.read_text())
+    del data["settings"]["novel_children"]  # as an older zenbench wrote it
+    checkpoint.write_text(json.dumps(data))
+    with pytest.raises(ZenbenchError, match="novel_children"):
+        nb201.search_nb201(table, folder=tmp_path / "run", resume=True, **{**kwargs, "iterations": 20})

@@ -4,7 +4,9 @@ Each iteration, as in the paper's code: drop the lowest-scoring member while the
 over size (with ``pareto``, the most dominated one in score and latency); take a parent (the
 initial member while the population has at most 10 members, else a uniformly random member);
 let the space mutate it; reject the child if it breaks a constraint; otherwise score it and add
-it. What a candidate is, how it mutates, which constraints it must meet and what its history row
+it. In a space whose scores are memoized (a small space such as NAS-Bench-201's, where children
+recur), a child already scored is drawn again, up to ``NOVELTY_DRAWS`` times, so that an iteration
+spends its proxy call on a cell the search has not seen instead of copying a member. What a candidate is, how it mutates, which constraints it must meet and what its history row
 holds are the space's business (:class:`SearchSpace`); ``evolution.py`` adapts Zen-NAS
 structures and ``nb201.py`` NAS-Bench-201 cells.
 
@@ -55,6 +57,8 @@ BEST = "best.json"
 RESUMABLE_CHANGES = ("iterations", "checkpoint_every")
 #: why a run stopped: it did every iteration, its time ran out, or Ctrl-C
 STOP_ITERATIONS, STOP_MINUTES, STOP_INTERRUPTED = "iterations", "minutes", "interrupted"
+#: how many times a memoized space's child is drawn before a recurring one is accepted
+NOVELTY_DRAWS = 32
 #: the loop's clock (a test replaces it to make a time budget deterministic)
 _now = time.perf_counter
 #: the command-line option that relaxes each constraint, for the "no candidate" message
@@ -263,7 +267,7 @@ class Evolution:
             self._prune(state.population)
             parent = None if len(state.population) <= 10 else \
                 state.population[rng.randrange(len(state.population))].structure
-            child = self.space.mutate(parent, rng)
+            child = self._child(parent, state, batch, rng)
             checked = self.space.check(child)
             if checked.rejected is not None:
                 rows.append(self._row(it, child, f"rejected: {checked.rejected}", checked, None, None))
@@ -280,6 +284,20 @@ class Evolution:
             state.population = self.ranking.rescore(state.population, ranks)
         rows.sort(key=lambda r: r["iteration"])
         return rows
+
+    def _child(self, parent: str | None, state: SearchState, batch: list[tuple[int, Any, Checked]],
+               rng: random.Random) -> Any:
+        """A child of ``parent``; in a memoized space, one not scored yet nor waiting in this batch, when
+        ``NOVELTY_DRAWS`` draws find one (else the last draw, which reuses its score)."""
+        child = self.space.mutate(parent, rng)
+        if not self.space.memoize:
+            return child
+        pending = {str(c) for _, c, _ in batch}
+        for _ in range(NOVELTY_DRAWS - 1):
+            if str(child) not in state.scores and str(child) not in pending:
+                break
+            child = self.space.mutate(parent, rng)
+        return child
 
     def _row(self, iteration: int, child: Any, status: str, checked: Checked, score: float | None,
              error: str | None) -> dict[str, Any]:
