@@ -6,8 +6,9 @@ initial member while the population has at most 10 members, else a uniformly ran
 let the space mutate it; reject the child if it breaks a constraint; otherwise score it and add
 it. In a space whose scores are memoized (a small space such as NAS-Bench-201's, where children
 recur), a child already scored is drawn again, up to ``NOVELTY_DRAWS`` times, so that an iteration
-spends its proxy call on a cell the search has not seen instead of copying a member. What a candidate is, how it mutates, which constraints it must meet and what its history row
-holds are the space's business (:class:`SearchSpace`); ``evolution.py`` adapts Zen-NAS
+spends its proxy call on a cell the search has not seen instead of copying a member. What a
+candidate is, how it mutates, which constraints it must meet and what its history row holds are the
+space's business (:class:`SearchSpace`); ``evolution.py`` adapts Zen-NAS
 structures and ``nb201.py`` NAS-Bench-201 cells.
 
 Determinism: one ``random.Random(seed)`` draws every mutation, and each candidate's proxy seed is
