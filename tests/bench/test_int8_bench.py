@@ -56,3 +56,20 @@ def test_a_budget_no_network_fits_is_reported_not_raised(tmp_path, monkeypatch) 
     monkeypatch.setattr("zenbench.api.search", nothing_fits)
     row = int8_search.compare_budget(0.5, 3, 0, tmp_path)
     assert row["winners"] == {} and row["no_candidate"]["device"] == "cpu" and "latency_ms" in row["no_candidate"]["error"]
+
+
+def test_each_winner_records_whether_its_search_narrowed_the_start(tmp_path, monkeypatch) -> None:
+    from zenbench.bench import int8_search
+    from zenbench.proxies import ScoreResult
+
+    structure = "SuperConvK3BNRELU(3,16,2,1)SuperResK1K5K1(16,32,2,16,2)SuperConvK1BNRELU(32,64,1,1)"
+
+    def search(budget_ms, device, **kwargs):
+        narrowed = {"init_width_factor": 0.64} if device == "cpu" else {}
+        return {"best": {"structure": structure, "score": 1.0, "latency_ms": 1.0}, **narrowed}
+
+    monkeypatch.setattr("zenbench.api.search", search)
+    monkeypatch.setattr(int8_search, "_measure", lambda s: {d: [2.0] * len(s) for d in int8_search.DEVICES})
+    monkeypatch.setattr("zenbench.proxies.score", lambda *a, **k: ScoreResult("zen", 1.0, 0.0, 0.0, (1.0,)))
+    row = int8_search.compare_budget(5.0, 3, 0, tmp_path)
+    assert row["winners"]["cpu"]["init_width_factor"] == 0.64 and row["winners"]["cpu:int8"]["init_width_factor"] == 1.0

@@ -51,7 +51,7 @@ def compare_budget(budget_ms: float, iterations: int, seed: int, folder: Path) -
     from zenbench.errors import NoFeasibleCandidate
     from zenbench.proxies import score
 
-    winners = {}
+    winners, width_factors = {}, {}
     for device in DEVICES:
         try:
             result = search(budget_ms, device=device, iterations=iterations, seed=seed, preset="imagenet-latency",
@@ -60,6 +60,7 @@ def compare_budget(budget_ms: float, iterations: int, seed: int, folder: Path) -
             return {"budget_ms": budget_ms, "iterations": iterations, "seed": seed, "winners": {},
                     "no_candidate": {"device": device, "error": str(error)}}
         winners[device] = result["best"]
+        width_factors[device] = result.get("init_width_factor", 1.0)  # < 1: the preset's start was narrowed
     structures = [winners[d]["structure"] for d in DEVICES]
     measured = _measure(structures)
     rows = {}
@@ -67,7 +68,7 @@ def compare_budget(budget_ms: float, iterations: int, seed: int, folder: Path) -
         rescored = score(structures[i], "zen", resolution=224, batch_size=16, repeat=3)
         rows[device] = {"structure": structures[i], "search_score": winners[device]["score"],
                         "zen_score": rescored.mean, "zen_ci95": rescored.ci95,
-                        "predicted_ms": winners[device].get("latency_ms"),
+                        "predicted_ms": winners[device].get("latency_ms"), "init_width_factor": width_factors[device],
                         "measured_ms": {d: measured[d][i] for d in DEVICES}, **describe_structure(structures[i])}
     fp32, int8 = rows["cpu"], rows["cpu:int8"]
     return {"budget_ms": budget_ms, "iterations": iterations, "seed": seed, "winners": rows,
