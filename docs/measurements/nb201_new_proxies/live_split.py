@@ -11,43 +11,32 @@ Run from the repository root; prints JSON.
 import json
 import sys
 
-import numpy as np
 import pandas as pd
 
-from zenbench.bench.nb201_proxies import accuracy_table, live_cells, sample_indices
-
-
-def bootstrap(x: np.ndarray, y: np.ndarray, rounds: int = 1000) -> tuple[float, float]:
-    generator = np.random.default_rng(0)
-    values = []
-    for _ in range(rounds):
-        pick = generator.integers(0, len(x), len(x))
-        values.append(pd.Series(x[pick]).corr(pd.Series(y[pick]), method="spearman"))
-    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+from zenbench.bench.nb201_proxies import accuracy_table, correlations, live_cells, sample_indices
 
 
 def split(cache_path: str, sample: int = 1000, seed: int = 0) -> dict:
     cache = pd.read_csv(cache_path)
     accuracy = accuracy_table()["cifar10_test_acc"]
     live = set(live_cells().tolist())
-    indices = sample_indices(sample, seed)
+    indices = set(sample_indices(sample, seed).tolist())
     out = {"sample": sample, "seed": seed, "proxies": {}}
     for proxy, rows in cache.groupby("proxy"):
         if "." in proxy:
             continue
         scores = rows.drop_duplicates("index", keep="last").set_index("index")["score"]
         scores = scores[scores.index.isin(indices)]
-        scores = scores.replace(-np.inf, scores[np.isfinite(scores)].min() - 1)  # degenerate cells rank last
         entry = {}
-        for name, keep in (("all", scores.index), ("live", [i for i in scores.index if i in live]),
+        for name, keep in (("all", list(scores.index)), ("live", [i for i in scores.index if i in live]),
                            ("dead_ops", [i for i in scores.index if i not in live])):
             if len(keep) < 3:
                 entry[name] = {"n": len(keep)}
                 continue
-            x, y = scores.loc[keep].to_numpy(), accuracy.loc[keep].to_numpy()
-            low, high = bootstrap(x, y)
-            entry[name] = {"n": len(keep), "spearman": float(pd.Series(x).corr(pd.Series(y), method="spearman")),
-                           "low": low, "high": high, "mean_accuracy": float(y.mean())}
+            frame = scores.loc[keep].to_frame(proxy)
+            rho = correlations(frame, accuracy, [proxy], "cifar10")[0]
+            entry[name] = {"n": rho.n, "spearman": rho.spearman, "low": rho.spearman_low, "high": rho.spearman_high,
+                           "mean_accuracy": float(accuracy.loc[keep].mean())}
         out["proxies"][proxy] = entry
     return out
 
