@@ -43,14 +43,23 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def _file_state(path: Path) -> tuple[int, int] | None:
+    """Size and modification time of ``path``; None when it does not exist, or vanished while being read
+    (a finishing profile removes its journal at any moment)."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
 def wait_while_progressing(process: subprocess.Popen, watch: tuple[Path, ...] = (),
                            idle_seconds: float = IDLE_SECONDS) -> int:
     """Wait for ``process`` as long as it makes progress (uses CPU or changes a watched file): on a loaded
     host a run takes as long as it takes, and only a child that has stopped moving fails the test."""
     last_seen, last_progress = None, time.monotonic()
     while (code := process.poll()) is None:
-        state = (_cpu_seconds(process.pid),
-                 tuple((p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else None for p in watch))
+        state = (_cpu_seconds(process.pid), tuple(_file_state(p) for p in watch))
         if state != last_seen:
             last_seen, last_progress = state, time.monotonic()
         elif time.monotonic() - last_progress > idle_seconds:
