@@ -53,6 +53,28 @@ def test_table_fit_cli_and_bad_column(tmp_path) -> None:
     assert bad.exit_code == 2 and "pixel2" in bad.stderr
 
 
+def test_a_lookup_table_predicts_every_cell_as_measured_and_refuses_an_incomplete_column(tmp_path) -> None:
+    import pandas as pd
+
+    path = measurements(tmp_path)
+    out = tmp_path / "lookup.parquet"
+    ok = runner.invoke(app, ["table", "fit", "--measurements", str(path), "--column", "2080ti_32", "--lookup",
+                             "--out", str(out), "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["form"] == "lookup"
+    from zenbench.latency import LatencyTable
+    from zenbench.space.nb201 import parse_cell
+
+    frame = pd.read_csv(path).sample(200, random_state=0)
+    table = LatencyTable.load(out)
+    assert np.array_equal(predict_cells(table, frame["arch"]), frame["2080ti_32"].to_numpy())
+    assert np.array_equal(predict_cells(table, [parse_cell(a) for a in frame["arch"][:5]]),
+                          frame["2080ti_32"].to_numpy()[:5])
+    pd.read_csv(path).iloc[:-3].to_csv(path, index=False)  # three cells never measured
+    short = runner.invoke(app, ["table", "fit", "--measurements", str(path), "--column", "2080ti_32", "--lookup"])
+    assert short.exit_code == 2 and "lacks 3 of 15625" in short.stderr and "drop --lookup" in short.stderr
+
+
 def test_predict_on_the_committed_cpu_table_lists_units() -> None:
     result = runner.invoke(app, ["predict", "zennet_imagenet1k_latency01ms_res224", "--device", "cpu", "--json"])
     assert result.exit_code == 0, result.output

@@ -133,6 +133,18 @@ def test_the_bench_suite_compares_proxies_on_one_fitted_table_and_renders_the_ga
     assert "params" in text and "of " + str(summary["results"][0]["feasible_cells"]) in text
 
 
+def test_a_search_on_every_cell_measured_never_ends_over_the_budget() -> None:
+    from zenbench.bench.nb201_search import compare_proxies
+
+    summary = compare_proxies(SHIPPED, "pixel2", ("params",), latency="measured", iterations=30, population=8)
+    row = summary["results"][0]
+    assert summary["latency"] == "measured" and summary["samples"] is None
+    assert row["found_meets_budget"] and row["best"]["latency_ms"] == row["found_latency_ms"]
+    assert summary["reachable"]["accuracy"] == row["oracle_accuracy"]  # nothing the budget admits is shut out
+    with pytest.raises(ValueError, match="measured"):
+        compare_proxies(SHIPPED, "pixel2", ("params",), latency="guessed")
+
+
 def test_a_cell_search_spends_its_iterations_on_cells_it_has_not_scored(tmp_path, monkeypatch) -> None:
     """In a space of 15,625 cells a mutation often recurs; a recurring child is drawn again, so every scored row
     is a new cell, and the search sees more of the space in the same iterations."""
@@ -149,7 +161,26 @@ def test_a_cell_search_spends_its_iterations_on_cells_it_has_not_scored(tmp_path
     assert len(set(plain_scored)) < len(plain_scored) and plain["scored"] < novel["scored"]
 
 
-def test_a_cell_search_checkpointed_before_novel_children_is_not_resumed_with_them(tmp_path) -> None:
+def test_a_cell_search_spends_its_iterations_on_cells_within_the_budget(tmp_path, monkeypatch) -> None:
+    """A child the table rejects costs a lookup, not a proxy call: it is drawn again, so nearly every iteration
+    scores a cell within the budget, where the paper's loop spends many on rejected rows."""
+    from zenbench.search import engine, nb201
+
+    table = _cell_table(tmp_path)
+    kwargs = dict(latency_ms=6.0, proxy="params", population=16, iterations=120, seed=0)
+    drawn = nb201.search_nb201(table, **kwargs)
+    statuses = [r["status"] for r in drawn["history"]]
+    assert statuses.count("scored") >= 115 and all(r["latency_ms"] <= 6.0 for r in drawn["history"]
+                                                   if r["status"] == "scored")
+    monkeypatch.setattr(engine, "NOVELTY_DRAWS", 1)
+    plain = nb201.search_nb201(table, **kwargs)
+    rejected = [r for r in plain["history"] if r["status"] != "scored"]
+    assert len(rejected) > 20 and all(r["latency_ms"] > 6.0 for r in rejected)
+    assert drawn["scored"] > plain["scored"] + 20
+
+
+@pytest.mark.parametrize("setting", ["novel_children", "feasible_children"])
+def test_a_cell_search_checkpointed_before_redrawn_children_is_not_resumed_with_them(tmp_path, setting) -> None:
     from zenbench.errors import ZenbenchError
     from zenbench.search import nb201
 
@@ -158,7 +189,7 @@ def test_a_cell_search_checkpointed_before_novel_children_is_not_resumed_with_th
     nb201.search_nb201(table, folder=tmp_path / "run", **kwargs)
     checkpoint = tmp_path / "run" / "checkpoint.json"
     data = json.loads(checkpoint.read_text())
-    del data["settings"]["novel_children"]  # as an older zenbench wrote it
+    del data["settings"][setting]  # as an older zenbench wrote it
     checkpoint.write_text(json.dumps(data))
-    with pytest.raises(ZenbenchError, match="novel_children"):
+    with pytest.raises(ZenbenchError, match=setting):
         nb201.search_nb201(table, folder=tmp_path / "run", resume=True, **{**kwargs, "iterations": 20})

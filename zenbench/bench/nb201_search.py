@@ -32,18 +32,27 @@ def oracle_comparison(measurements: str, column: str, found_arch: str, latency_m
             "found_meets_budget": bool(frame.loc[found_arch, "latency"] <= latency_ms)}
 
 
+#: where a search's latencies come from: a model fitted on ``samples`` cells, or every cell's measurement
+LATENCY_SOURCES = ("fitted", "measured")
+
+
 def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *, latency_ms: float | None = None,
                     samples: int = 100, iterations: int = 300, population: int = 32, seed: int = 0,
-                    on_proxy: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """One search per proxy on the same fitted table, budget, seed and iterations, each judged by the truth.
+                    latency: str = "fitted", on_proxy: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """One search per proxy on the same table, budget, seed and iterations, each judged by the truth.
 
-    The budget defaults to the column's 30th percentile. Returns ``device``, ``budget_ms``, ``fit`` (the
-    latency model's form and cross-validated error) and one row per proxy (``best`` None when no cell met
-    the predicted budget)."""
-    from zenbench.latency.nb201 import fit_table
+    ``latency`` is ``fitted`` (a model fitted on ``samples`` measured cells, as for a device one profiles)
+    or ``measured`` (every cell's measurement: the search then meets the oracle's own budget, so what it
+    misses is the proxy's and the evolution's). The budget defaults to the column's 30th percentile.
+    Returns ``device``, ``budget_ms``, ``latency``, ``fit`` (the latency model's form and cross-validated
+    error) and one row per proxy (``best`` None when no cell met the predicted budget)."""
+    from zenbench.latency.nb201 import fit_table, lookup_table
     from zenbench.search.nb201 import search_nb201
 
-    fitted, model = fit_table(measurements, column, samples, seed)
+    if latency not in LATENCY_SOURCES:
+        raise ValueError(f"latency must be one of {LATENCY_SOURCES}, got {latency!r}")
+    fitted, model = (fit_table(measurements, column, samples, seed) if latency == "fitted"
+                     else lookup_table(measurements, column))
     budget = latency_ms if latency_ms is not None else float(pd.read_csv(measurements)[column].quantile(0.3))
     reachable = reachable_best(fitted, measurements, column, budget)
     rows: list[dict[str, Any]] = []
@@ -58,7 +67,8 @@ def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *
         rows.append({"proxy": name, "best": result["best"], "scored": result["scored"], "seconds": result["seconds"],
                      **oracle_comparison(str(measurements), column, result["best"]["arch"], budget)})
     return {"device": column, "budget_ms": budget, "iterations": iterations, "population": population, "seed": seed,
-            "samples": samples, "fit": {k: v for k, v in model.items() if k != "coefficients"},
+            "latency": latency, "samples": samples if latency == "fitted" else None,
+            "fit": {k: v for k, v in model.items() if k != "coefficients"},
             "reachable": reachable, "results": rows}
 
 

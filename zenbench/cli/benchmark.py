@@ -13,6 +13,7 @@ from zenbench.cli.options import (
     Dataset,
     GroundTruthSpace,
     JsonOption,
+    LatencySource,
     MeasurementsOption,
     SeedOption,
     positive,
@@ -71,6 +72,8 @@ def nb201_search(
     column: Annotated[str, typer.Option(help="Device column: the table is fitted on it and the oracle judged by it.")],
     latency_ms: Annotated[float | None, typer.Option(help="Budget (default: the column's 30th percentile).")] = None,
     samples: Annotated[int, typer.Option(min=1, help="Measured cells the latency table is fitted on.")] = 100,
+    latency: Annotated[LatencySource, typer.Option(
+        help="fitted: a table fitted on --samples cells; measured: every cell's measurement.")] = LatencySource.fitted,
     proxy: Annotated[str, typer.Option(help="Comma-separated proxies to search with.")] = "zen,az_nas,ensemble",
     iterations: Annotated[int, typer.Option(min=1, help="Evolution iterations.")] = 300,
     population: Annotated[int, typer.Option(min=1, help="Population size.")] = 32,
@@ -85,12 +88,13 @@ def nb201_search(
     with err_console.status("searching") as status:
         summary = compare_proxies(measurements, column, names, latency_ms=latency_ms, samples=samples,
                                   iterations=iterations, population=population, seed=seed,
-                                  on_proxy=lambda name: status.update(f"searching with {name}"))
+                                  latency=latency.value, on_proxy=lambda name: status.update(f"searching with {name}"))
     budget, rows = summary["budget_ms"], summary["results"]
     if json_out:
         print_json(summary)
         return
-    out = table(f"NAS-Bench-201 search on {column}, budget {budget:.4g} ms (table fitted on {samples} cells)",
+    source = f"table fitted on {samples} cells" if latency is LatencySource.fitted else "every cell measured"
+    out = table(f"NAS-Bench-201 search on {column}, budget {budget:.4g} ms ({source})",
                 ("proxy", "found acc. %", "found latency ms", "oracle acc. %", "rank among feasible", "meets budget"),
                 left=("proxy",))
     for r in rows:

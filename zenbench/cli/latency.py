@@ -90,18 +90,23 @@ def table_fit(
     column: Annotated[str, typer.Option(help="The device column to fit.")],
     space: Annotated[GroundTruthSpace, typer.Option(help="Search space of the measurements.")] = GroundTruthSpace.nb201,
     samples: Annotated[int, typer.Option(min=1, help="Measured cells to fit on (K).")] = 100,
+    lookup: Annotated[bool, typer.Option(
+        "--lookup", help="Store every cell's measurement instead of fitting (needs all 15,625 measured).")] = False,
     seed: SeedOption = 0,
     out: Annotated[Path | None, typer.Option(help="Table file (default latency_tables/nb201-COLUMN.parquet).")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Learn per-unit costs from K whole-network measurements and write a latency table."""
-    from zenbench.latency.nb201 import fit_table
+    from zenbench.latency.nb201 import fit_table, lookup_table
 
-    fitted, model = fit_table(measurements, column, samples, seed)
+    fitted, model = lookup_table(measurements, column) if lookup else fit_table(measurements, column, samples, seed)
     path = out if out is not None else Path("latency_tables") / f"nb201-{column}.parquet"
     fitted.save(path)
     if json_out:
         print_json({"table": str(path), **model})
+        return
+    if lookup:
+        console.print(f"stored {len(fitted.rows)} measured cells of {column} (a lookup, no model)\nwrote {path}")
         return
     console.print(f"fitted {column} on {samples} cells: pruning={model['pruning']}, form={model['form']}, "
                   f"cross-validated MAPE {model['cv_mape']:.1%}")

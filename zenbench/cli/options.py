@@ -53,6 +53,11 @@ class CellSet(str, Enum):
     live = "live"
 
 
+class LatencySource(str, Enum):
+    fitted = "fitted"
+    measured = "measured"
+
+
 class Precision(str, Enum):
     fp32 = "fp32"
     fp16 = "fp16"

@@ -8,11 +8,15 @@ costs add (``linear``) or interact (``quadratic``), is chosen by cross-validatio
 cells (docs/latency-model.md). The model is stored as an ordinary :class:`LatencyTable` (one row per
 coefficient, the model in the metadata) and predicts through :class:`CellPredictor`, the same
 protocol ``budget.Constraints`` uses.
+
+Where every cell was measured (HW-NAS-Bench's devices), no model is needed: :func:`lookup_table`
+stores each cell's measurement as a row (form ``lookup``), so a search's budget is the device's own.
 """
 
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -108,28 +112,70 @@ def choose_and_fit(archs: list[str] | pd.Series, latency: np.ndarray, seed: int 
     return {**best, "coefficients": dict(zip(feature_names(best["form"]), map(float, coef), strict=True))}
 
 
-def fit_table(measurements: Path, column: str, samples: int, seed: int = 0) -> tuple[LatencyTable, dict[str, Any]]:
-    """Fit device ``column`` of ``measurements`` on ``samples`` random cells; the result is a latency table."""
+#: the model form of a table that stores every cell's measurement
+LOOKUP = "lookup"
+#: the cells of NAS-Bench-201: 5 ops on each of 6 edges
+ALL_CELLS = len(OPS) ** len(EDGES)
+
+
+def _measured(measurements: Path, column: str) -> pd.DataFrame:
+    """The cells of ``measurements`` with a positive, finite latency in ``column``."""
     frame = pd.read_csv(measurements)
     if "arch" not in frame.columns or column not in frame.columns:
         devices = [c for c in frame.columns if c not in ("index", "arch")]
         raise ZenbenchError(f"{measurements} needs an 'arch' column and the device column {column!r}; "
                             f"device columns: {', '.join(devices)}")
-    frame = frame[np.isfinite(frame[column]) & (frame[column] > 0)]
+    return frame[np.isfinite(frame[column]) & (frame[column] > 0)]
+
+
+def _cell_table(rows: pd.DataFrame, measurements: Path, column: str, grid: dict[str, Any],
+                model: dict[str, Any]) -> LatencyTable:
+    rows = rows.assign(noisy=False, resolution=0, in_channels=0, out_channels=0)
+    meta = new_metadata({"device": column, "backend": "whole-network measurements", "precision": "as measured",
+                         "batch": 1, "per_image": False}, {"source": str(measurements)}, {},
+                        {"targets": [{"space": "nb201", "resolution": 32}], "fitted_from": column, **grid})
+    meta["nb201_model"] = model
+    return LatencyTable(rows, meta, models={})
+
+
+def lookup_table(measurements: Path, column: str) -> tuple[LatencyTable, dict[str, Any]]:
+    """Every cell's measured latency in device ``column`` as a table: a search's budget without a model's error.
+
+    Needs all 15,625 cells measured (a cell without a measurement could not be judged by the budget)."""
+    frame = _measured(measurements, column).drop_duplicates("arch")
+    missing = ALL_CELLS - len(frame)
+    if missing:
+        raise ZenbenchError(f"a lookup table needs every cell measured; {column!r} of {measurements} lacks "
+                            f"{missing} of {ALL_CELLS}: fit a model on the measured ones instead (drop --lookup)")
+    archs = [str(parse_cell(a)) for a in frame["arch"]]
+    rows = pd.DataFrame({"key": [f"nb201|cell|{a}" for a in archs], "kind": "nb201/cell",
+                         "median_ms": frame[column].to_numpy(dtype=float)})
+    model = {"pruning": None, "form": LOOKUP, "cv_mape": 0.0}
+    return _cell_table(rows, measurements, column, {"samples": len(rows), "seed": None}, model), model
+
+
+def fit_table(measurements: Path, column: str, samples: int, seed: int = 0) -> tuple[LatencyTable, dict[str, Any]]:
+    """Fit device ``column`` of ``measurements`` on ``samples`` random cells; the result is a latency table."""
+    frame = _measured(measurements, column)
     if not 2 <= samples <= len(frame):
         raise ZenbenchError(f"--samples must be between 2 and the {len(frame)} measured cells, got {samples}")
     chosen = frame.iloc[np.random.default_rng(seed).choice(len(frame), size=samples, replace=False)]
     model = choose_and_fit(list(chosen["arch"]), chosen[column].to_numpy(dtype=float), seed)
     names = list(model["coefficients"])
     rows = pd.DataFrame({"key": [f"nb201|{n}" for n in names], "kind": [f"nb201/{n}" for n in names],
-                         "median_ms": [model["coefficients"][n] for n in names], "noisy": False, "resolution": 0,
-                         "in_channels": 0, "out_channels": 0})
-    meta = new_metadata({"device": column, "backend": "whole-network measurements", "precision": "as measured",
-                         "batch": 1, "per_image": False}, {"source": str(measurements)}, {},
-                        {"targets": [{"space": "nb201", "resolution": 32}], "fitted_from": column, "samples": samples,
-                         "seed": seed})
-    meta["nb201_model"] = {k: v for k, v in model.items() if k != "coefficients"}
-    return LatencyTable(rows, meta, models={}), model
+                         "median_ms": [model["coefficients"][n] for n in names]})
+    stored = {k: v for k, v in model.items() if k != "coefficients"}
+    return _cell_table(rows, measurements, column, {"samples": samples, "seed": seed}, stored), model
+
+
+_COSTS: weakref.WeakKeyDictionary[LatencyTable, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
+def _costs(table: LatencyTable) -> dict[str, float]:
+    """The table's rows as {key: ms}, built once per table (a search predicts one cell at a time)."""
+    if table not in _COSTS:
+        _COSTS[table] = dict(zip(table.rows["key"], table.rows["median_ms"].astype(float), strict=True))
+    return _COSTS[table]
 
 
 def predict_cells(table: LatencyTable, archs: list[str] | pd.Series) -> np.ndarray:
@@ -137,7 +183,13 @@ def predict_cells(table: LatencyTable, archs: list[str] | pd.Series) -> np.ndarr
     model = table.metadata.get("nb201_model")
     if not model:
         raise ZenbenchError("this table was not fitted on NAS-Bench-201 measurements (zenbench table fit)")
-    costs = dict(zip(table.rows["key"], table.rows["median_ms"], strict=True))
+    costs = _costs(table)
+    if model["form"] == LOOKUP:
+        keys = [f"nb201|cell|{parse_cell(a) if isinstance(a, str) else a}" for a in archs]
+        unknown = [k for k in keys if k not in costs]
+        if unknown:
+            raise ZenbenchError(f"the lookup table has no measurement of {unknown[0].split('|')[-1]}")
+        return np.array([costs[k] for k in keys])
     coef = np.array([costs[f"nb201|{n}"] for n in feature_names(model["form"])])
     return design(counts_matrix(archs, model["pruning"]), model["form"]) @ coef
 

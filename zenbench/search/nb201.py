@@ -5,7 +5,8 @@ candidate is a :class:`~zenbench.space.nb201.Cell`. A mutation changes one edge'
 member's child gets a second change with probability 1/2); the latency constraint uses a table
 fitted from whole-network measurements (``zenbench table fit``); each distinct cell is scored
 once with the proxy on the benchmark's network, seeded by its first iteration, and a child that was
-scored before is drawn again (the loop's ``NOVELTY_DRAWS``), so the iterations explore new cells. Because every
+scored before or breaks the budget is drawn again (the loop's ``NOVELTY_DRAWS``), so each iteration
+scores a new cell within the budget. Because every
 cell's accuracy and measured latency are known, the result can be compared with the oracle
 (``zenbench.bench.nb201_search.oracle_comparison``).
 
@@ -110,7 +111,7 @@ def search_nb201(table: LatencyTable, *, latency_ms: float, dataset: str = "cifa
     loop = LoopSettings(population, iterations, seed, 1, checkpoint_every)
     identity = {"latency_ms": latency_ms, "dataset": dataset, "proxy": proxy, "population": population,
                 "batch_size": batch_size, "seed": seed, "init": init, "iterations": iterations,
-                "checkpoint_every": checkpoint_every, "novel_children": True}
+                "checkpoint_every": checkpoint_every, "novel_children": True, "feasible_children": True}
     space = CellSpace(table, latency_ms, parse_cell(init) if init else Cell(("skip_connect",) * 6))
     started = time.perf_counter()
     evolution = Evolution(space, loop, identity, folder, CellScorer(proxy, dataset, batch_size))
