@@ -118,12 +118,14 @@ def table_fit(
 def table_recalibrate(
     table_path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="TABLE",
                                                help="Latency table to refit, e.g. latency_tables/cpu.parquet.")],
+    refit_units: Annotated[bool, typer.Option(
+        "--refit-units", help="Also refit the unit models (channel padding, smoother) with this version's rules.")] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Refit a table's calibration to the networks it stores and rescore its validation (measures nothing)."""
     from zenbench.latency.evaluation import recalibrate
 
-    result = recalibrate(table_path)
+    result = recalibrate(table_path, refit_units=refit_units)
     if "metrics" in result:
         print_validation(result, table_path, result["device"], json_out)
     elif json_out:

@@ -93,11 +93,14 @@ def evaluate(table: LatencyTable, table_path: Path, device: str, cal: list[Valid
     return result
 
 
-def recalibrate(table_path: Path, out_dir: Path | None = None) -> dict[str, Any]:
+def recalibrate(table_path: Path, out_dir: Path | None = None, *, refit_units: bool = False) -> dict[str, Any]:
     """Refit a table's calibration to the networks it stores and, where it was validated, score the stored
     validation measurements again: what a change to the calibration model does, without measuring anew.
-    Returns the new calibration, and the validation report when there was one to rescore."""
+    ``refit_units`` first refits the unit models (channel padding, smoother) to the table's rows with this
+    version's rules. Returns the new calibration, and the validation report when there was one to rescore."""
     table = LatencyTable.load(table_path, require_calibration=False)
+    if refit_units:
+        table.fit()
     report_path = (out_dir or validation_dir(table_path)) / "validation.json"
     if not report_path.exists():
         if table.metadata.get("adaptation") and table.calibration is not None:

@@ -129,22 +129,30 @@ def unit_residuals(rows: pd.DataFrame, models: dict[str, KindModel], block: Padd
 
 
 def fit_unit_models(rows: pd.DataFrame) -> tuple[Padding, dict[str, KindModel], ResidualSmoother]:
-    """Every kind's model, with the channel padding whose models predict held-out units best, and the
-    residual smoother chosen on top of them."""
+    """Every kind's model and the residual smoother on top of them, with the channel padding under which the
+    two together predict held-out units best.
+
+    The padding is judged by the smoother's leave-one-out error, i.e. on what predicts, not by the linear
+    models' alone: a padding can fit the linear models a little better and still leave a staircase the
+    smoother cannot undo (int8 kernels' cost grows smoothly with width; padding widths to 32 mispredicted
+    widths 17-24 above a multiple of 32 by up to 1.6×, docs/int8.md)."""
     has_shapes = set(SHAPE_COLUMNS) <= set(rows.columns)
-    best: tuple[float, Padding, dict[str, KindModel]] | None = None
+    best: tuple[float, Padding, dict[str, KindModel], ResidualSmoother] | None = None
     for block in CHANNEL_BLOCKS if has_shapes else (NO_PADDING,):
         frame = rows
         if has_shapes:
             features = pd.DataFrame([row_features(r, block) for r in rows.to_dict("records")], index=rows.index)
             frame = pd.concat([rows.drop(columns=list(FEATURES), errors="ignore"), features], axis=1)
         models = {kind: KindModel.fit(kind, group) for kind, group in frame.groupby("kind")}
-        scored = [(m.loo_mape, m.n) for m in models.values() if not np.isnan(m.loo_mape)]
-        error = sum(e * n for e, n in scored) / max(1, sum(n for _, n in scored))
+        if has_shapes:
+            smoother = ResidualSmoother.choose(list(unit_residuals(rows, models, block).values()))
+            error = smoother.loo_mape
+        else:
+            smoother = SMOOTHER_OFF
+            scored = [(m.loo_mape, m.n) for m in models.values() if not np.isnan(m.loo_mape)]
+            error = sum(e * n for e, n in scored) / max(1, sum(n for _, n in scored))
         if best is None or error < best[0]:
-            best = (error, block, models)
+            best = (error, block, models, smoother)
     assert best is not None
-    _, block, models = best
-    smoother = ResidualSmoother.choose(list(unit_residuals(rows, models, block).values())) if has_shapes \
-        else SMOOTHER_OFF
+    _, block, models, smoother = best
     return block, models, smoother
