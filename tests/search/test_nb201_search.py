@@ -141,6 +141,15 @@ def test_a_search_on_every_cell_measured_never_ends_over_the_budget() -> None:
     assert summary["latency"] == "measured" and summary["samples"] is None
     assert row["found_meets_budget"] and row["best"]["latency_ms"] == row["found_latency_ms"]
     assert summary["reachable"]["accuracy"] == row["oracle_accuracy"]  # nothing the budget admits is shut out
+    from io import StringIO
+
+    from rich.console import Console
+
+    from zenbench.bench.nb201_search import render
+
+    console = Console(file=StringIO(), width=200)
+    render({"comparisons": [summary]}, console)
+    assert "every cell measured" in console.file.getvalue() and "reachable" not in console.file.getvalue()
     with pytest.raises(ValueError, match="measured"):
         compare_proxies(SHIPPED, "pixel2", ("params",), latency="guessed")
 

@@ -94,23 +94,29 @@ SUITE_PROXIES = ("zen", "synflow", "meco", "az_nas", "ensemble")
 
 
 def run(runs: int | None = None, iterations: int = 300) -> dict[str, Any]:
-    """The ``nb201_search`` bench suite: every suite proxy on every suite column (``runs`` is unused)."""
+    """The ``nb201_search`` bench suite: every suite proxy on every suite column, under a fitted table and under
+    the measurements themselves (``runs`` is unused)."""
     from zenbench.bench.adapt_nb201 import shipped_measurements
 
     return {"suite": "nb201_search",
-            "comparisons": [compare_proxies(shipped_measurements(), column, SUITE_PROXIES, iterations=iterations)
-                            for column in SUITE_COLUMNS]}
+            "comparisons": [compare_proxies(shipped_measurements(), column, SUITE_PROXIES, iterations=iterations,
+                                            latency=latency)
+                            for latency in LATENCY_SOURCES for column in SUITE_COLUMNS]}
 
 
 def render(result: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
     for c in result["comparisons"]:
+        measured = c.get("latency") == "measured"
         table = Table(title=f"NAS-Bench-201 search on {c['device']}, budget {c['budget_ms']:.4g} ms, "
-                            f"{c['iterations']} iterations (CIFAR-10 test accuracy)", title_justify="left")
+                            f"{c['iterations']} iterations, " + ("every cell measured" if measured else
+                                                                 f"table fitted on {c['samples']} cells")
+                            + " (CIFAR-10 test accuracy)", title_justify="left")
         reach = c["reachable"]
-        table.caption = (f"reachable: {reach['accuracy']:.2f} % is the best cell the fitted table lets a search take "
-                         f"({reach['cells']} cells predicted and measured within the budget)")
+        if not measured:
+            table.caption = (f"reachable: {reach['accuracy']:.2f} % is the best cell the fitted table lets a search "
+                             f"take ({reach['cells']} cells predicted and measured within the budget)")
         for col in ("proxy", "found acc. %", "oracle acc. %", "gap", "rank among feasible", "measured ms"):
             table.add_column(col, justify="left" if col == "proxy" else "right")
         for r in c["results"]:
