@@ -27,10 +27,10 @@ def _errors(rows: pd.DataFrame) -> dict[tuple[int, ...], tuple[float, float]]:
     return out
 
 
-def test_the_int8_units_get_the_padding_that_predicts_held_out_units_best() -> None:
+def test_the_units_alone_judge_a_padding_by_what_predicts_them() -> None:
     """Int8 kernels' cost grows smoothly with width. Padding every width to 32 fits the linear models about as
-    well as any padding, but leaves a staircase the smoother cannot undo; judged on what predicts, a finer
-    padding wins, and that is the one the table uses."""
+    well as any padding, but leaves a staircase the smoother cannot undo; judged on the models and the
+    smoother together, a finer padding wins."""
     rows = LatencyTable.load(INT8_TABLE).rows
     errors = _errors(rows)
     block, _, smoother = fit_unit_models(rows)
@@ -38,6 +38,21 @@ def test_the_int8_units_get_the_padding_that_predicts_held_out_units_best() -> N
     linear_choice = min(errors, key=lambda b: errors[b][0])
     assert linear_choice == (32, 32, 32) and tuple(block) != linear_choice
     assert errors[linear_choice][1] > 1.1 * smoother.loo_mape
+
+
+def test_a_profiled_table_judges_a_padding_by_its_networks() -> None:
+    """With networks measured end to end, the padding is the one whose calibrated network predictions err least
+    when each network is left out; on the int8 table that is not the staircase either."""
+    from zenbench.latency.predictor import fit_units_on_networks
+
+    table = LatencyTable.load(INT8_TABLE)
+    errors = fit_units_on_networks(table)
+    assert set(errors) == {"x".join(map(str, b)) for b in CHANNEL_BLOCKS}
+    chosen = "x".join(map(str, table.channel_block))
+    assert errors[chosen] == min(errors.values()) and errors["32x32x32"] > 1.1 * errors[chosen]
+    bare = LatencyTable.load(INT8_TABLE)
+    bare.metadata["networks"] = bare.metadata["networks"][:5]  # too few to calibrate on: the units choose
+    assert fit_units_on_networks(bare) == {} and bare.channel_block == fit_unit_models(bare.rows)[0]
 
 
 def test_recalibrate_refit_units_refits_the_padding_and_rescores_the_stored_validation(tmp_path) -> None:

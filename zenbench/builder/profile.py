@@ -5,7 +5,8 @@ made, so a run killed at any moment continues without losing or repeating one; a
 kill is measured again, and a log another host started is not resumed here. Noisy units are timed
 once more, calibration networks are interleaved with the units over the whole run, and a reference
 network probes the host's speed between measurements (:mod:`zenbench.builder.hostspeed`). The table
-is written atomically at the end and calibrated (:func:`zenbench.latency.calibrate_table`).
+is written atomically at the end, its unit models' channel padding chosen by the networks' error
+(:func:`zenbench.latency.predictor.fit_units_on_networks`), and calibrated (:func:`zenbench.latency.calibrate_table`).
 Why each of these is needed, with the measurements, is in docs/latency-model.md.
 """
 
@@ -38,6 +39,7 @@ from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import Journal
 from zenbench.latency import LatencyTable, calibrate_table, new_metadata
+from zenbench.latency.predictor import fit_units_on_networks
 from zenbench.locate import output_table_path
 from zenbench.measure import TimingRules, environment, host_differences, host_fingerprint
 
@@ -234,6 +236,7 @@ def profile_device(profile: DeviceProfile, *, targets: Iterable[SpaceTarget] | N
     table = LatencyTable(rows, {**new_metadata(profile.describe(), environment(profile.threads), backend.versions(),
                                                grid_meta), "networks": measured_networks,
                                 "host_speed": speed_summary(logged, typical, elasticity)})
+    fit_units_on_networks(table)
     calibrate_table(table)
     table.save(out)
     log_path.unlink(missing_ok=True)

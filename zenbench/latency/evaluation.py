@@ -16,7 +16,7 @@ from typing import Any
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import atomic_write_text
 from zenbench.latency.metrics import error_metrics
-from zenbench.latency.predictor import calibrate_table, predict_latency
+from zenbench.latency.predictor import calibrate_table, fit_units_on_networks, predict_latency
 from zenbench.latency.table import LatencyTable
 from zenbench.space.spec import NetworkSpec
 
@@ -96,11 +96,12 @@ def evaluate(table: LatencyTable, table_path: Path, device: str, cal: list[Valid
 def recalibrate(table_path: Path, out_dir: Path | None = None, *, refit_units: bool = False) -> dict[str, Any]:
     """Refit a table's calibration to the networks it stores and, where it was validated, score the stored
     validation measurements again: what a change to the calibration model does, without measuring anew.
-    ``refit_units`` first refits the unit models (channel padding, smoother) to the table's rows with this
-    version's rules. Returns the new calibration, and the validation report when there was one to rescore."""
+    ``refit_units`` first refits the unit models (channel padding, smoother) with this version's rules
+    (:func:`~zenbench.latency.predictor.fit_units_on_networks`). Returns the new calibration, and the
+    validation report when there was one to rescore."""
     table = LatencyTable.load(table_path, require_calibration=False)
     if refit_units:
-        table.fit()
+        fit_units_on_networks(table)
     report_path = (out_dir or validation_dir(table_path)) / "validation.json"
     if not report_path.exists():
         if table.metadata.get("adaptation") and table.calibration is not None:

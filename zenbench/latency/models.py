@@ -128,16 +128,24 @@ def unit_residuals(rows: pd.DataFrame, models: dict[str, KindModel], block: Padd
     return out
 
 
-def fit_unit_models(rows: pd.DataFrame) -> tuple[Padding, dict[str, KindModel], ResidualSmoother]:
-    """Every kind's model and the residual smoother on top of them, with the channel padding under which the
-    two together predict held-out units best.
+@dataclass(frozen=True)
+class UnitModels:
+    """One channel padding's unit models and the smoother on top, with the pair's leave-one-out error on units."""
 
-    The padding is judged by the smoother's leave-one-out error, i.e. on what predicts, not by the linear
+    block: Padding
+    models: dict[str, KindModel]
+    smoother: ResidualSmoother
+    unit_loo_mape: float
+
+
+def unit_model_candidates(rows: pd.DataFrame) -> list[UnitModels]:
+    """Every kind's model and the residual smoother on top of them, under each candidate channel padding.
+
+    Each candidate's error is the smoother's leave-one-out error, i.e. that of what predicts, not the linear
     models' alone: a padding can fit the linear models a little better and still leave a staircase the
-    smoother cannot undo (int8 kernels' cost grows smoothly with width; padding widths to 32 mispredicted
-    widths 17-24 above a multiple of 32 by up to 1.6×, docs/int8.md)."""
+    smoother cannot undo (int8 kernels' cost grows smoothly with width, docs/int8.md)."""
     has_shapes = set(SHAPE_COLUMNS) <= set(rows.columns)
-    best: tuple[float, Padding, dict[str, KindModel], ResidualSmoother] | None = None
+    candidates = []
     for block in CHANNEL_BLOCKS if has_shapes else (NO_PADDING,):
         frame = rows
         if has_shapes:
@@ -151,8 +159,11 @@ def fit_unit_models(rows: pd.DataFrame) -> tuple[Padding, dict[str, KindModel], 
             smoother = SMOOTHER_OFF
             scored = [(m.loo_mape, m.n) for m in models.values() if not np.isnan(m.loo_mape)]
             error = sum(e * n for e, n in scored) / max(1, sum(n for _, n in scored))
-        if best is None or error < best[0]:
-            best = (error, block, models, smoother)
-    assert best is not None
-    _, block, models, smoother = best
-    return block, models, smoother
+        candidates.append(UnitModels(block, models, smoother, error))
+    return candidates
+
+
+def fit_unit_models(rows: pd.DataFrame) -> tuple[Padding, dict[str, KindModel], ResidualSmoother]:
+    """The candidate (:func:`unit_model_candidates`) that predicts held-out units best."""
+    best = min(unit_model_candidates(rows), key=lambda c: c.unit_loo_mape)
+    return best.block, best.models, best.smoother

@@ -8,13 +8,14 @@ per table. The calibration that turns the sum into a network's latency is in :mo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from zenbench.latency.calibration import Calibration, NetworkSums
 from zenbench.latency.meta import MIN_CALIBRATION_NETWORKS
-from zenbench.latency.models import shape_coordinates, unit_residuals
+from zenbench.latency.models import shape_coordinates, unit_model_candidates, unit_residuals
 from zenbench.latency.table import LatencyTable
 from zenbench.latency.terms import CALIBRATION_GROUPS
 from zenbench.latency.units import CLASSIFIER_KIND, classifier_features, classifier_key, unit_features, unit_key, unit_kind, unit_mid
@@ -232,6 +233,31 @@ def network_sums(table: LatencyTable, networks: Sequence[Mapping[str, Any]]) -> 
     return samples
 
 
+def fit_units_on_networks(table: LatencyTable) -> dict[str, float]:
+    """Refit the table's unit models with the channel padding under which its calibrated predictions of the
+    networks it measured end to end err least (the chosen calibration form's leave-one-out error): networks
+    are what a table predicts, and the units' own leave-one-out error can prefer a padding whose errors add
+    up along a network (docs/latency-model.md). Without enough networks, the units' error chooses.
+    Returns each padding's network error ({} when the units chose)."""
+    networks = table.metadata.get("networks") or []
+    if len(networks) < MIN_CALIBRATION_NETWORKS:
+        table.fit()
+        return {}
+    host_cache = (table.metadata.get("environment") or {}).get("last_level_cache_mib")
+    errors: dict[str, float] = {}
+    best: tuple[float, Any] | None = None
+    for candidate in unit_model_candidates(table.rows):
+        table.use_models(candidate.block, candidate.models, candidate.smoother)
+        calibration = Calibration.select(network_sums(table, networks), host_cache)
+        error = float((calibration.loo_mape or {}).get(calibration.form or "", math.inf))
+        errors["x".join(map(str, candidate.block))] = error
+        if best is None or error < best[0]:
+            best = (error, candidate)
+    assert best is not None
+    table.use_models(best[1].block, best[1].models, best[1].smoother)
+    return errors
+
+
 def calibrate_table(table: LatencyTable, min_networks: int = MIN_CALIBRATION_NETWORKS) -> Calibration | None:
     """Fit the table's calibration (:meth:`Calibration.select`) to the networks measured end to end that its
     metadata lists (``networks``: structure, resolution, num_classes, median_ms of the batch), and store it.
@@ -246,4 +272,4 @@ def calibrate_table(table: LatencyTable, min_networks: int = MIN_CALIBRATION_NET
 
 
 __all__ = ["BYTES_PER_WEIGHT", "Prediction", "Predictor", "UnitCost", "as_predictor", "calibrate_table",
-           "network_sums", "predict_latency", "unit_weight_mib"]
+           "fit_units_on_networks", "network_sums", "predict_latency", "unit_weight_mib"]

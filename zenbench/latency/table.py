@@ -65,7 +65,11 @@ class LatencyTable:
 
     def fit(self) -> None:
         """Fit every kind's model, with the channel padding whose models predict held-out units best."""
-        block, self.models, smoother = fit_unit_models(self.rows)
+        self.use_models(*fit_unit_models(self.rows))
+
+    def use_models(self, block: Padding, models: dict[str, KindModel], smoother: ResidualSmoother) -> None:
+        """Predict with these unit models (one padding's, see ``zenbench.latency.models``) from now on."""
+        self.models = models
         self.metadata["channel_block"] = list(block)
         self.metadata["smoother"] = smoother.as_dict()
         self.revision += 1
