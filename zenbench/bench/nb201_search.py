@@ -38,14 +38,17 @@ LATENCY_SOURCES = ("fitted", "measured")
 
 def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *, latency_ms: float | None = None,
                     samples: int = 100, iterations: int = 300, population: int = 32, seed: int = 0,
-                    latency: str = "fitted", on_proxy: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    latency: str = "fitted", finalists: int | None = None,
+                    on_proxy: Callable[[str], None] | None = None) -> dict[str, Any]:
     """One search per proxy on the same table, budget, seed and iterations, each judged by the truth.
 
     ``latency`` is ``fitted`` (a model fitted on ``samples`` measured cells, as for a device one profiles)
     or ``measured`` (every cell's measurement: the search then meets the oracle's own budget, so what it
     misses is the proxy's and the evolution's). The budget defaults to the column's 30th percentile.
+    ``finalists`` overrides how many top cells the search scores again (0: the loop's best stands).
     Returns ``device``, ``budget_ms``, ``latency``, ``fit`` (the latency model's form and cross-validated
-    error) and one row per proxy (``best`` None when no cell met the predicted budget)."""
+    error) and one row per proxy (``best`` None when no cell met the predicted budget; ``loop_best_accuracy``:
+    the loop's own best before the finalists' draws)."""
     from zenbench.latency.nb201 import fit_table, lookup_table
     from zenbench.search.nb201 import search_nb201
 
@@ -60,12 +63,16 @@ def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *
         if on_proxy:
             on_proxy(name)
         result = search_nb201(fitted, latency_ms=budget, proxy=name, population=population, iterations=iterations,
-                              seed=seed)
+                              seed=seed, **({} if finalists is None else {"finalists": finalists}))
         if result["best"] is None:
             rows.append({"proxy": name, "best": None})
             continue
+        loop_best = result["loop_best"]["arch"]
         rows.append({"proxy": name, "best": result["best"], "scored": result["scored"], "seconds": result["seconds"],
-                     **oracle_comparison(str(measurements), column, result["best"]["arch"], budget)})
+                     **oracle_comparison(str(measurements), column, result["best"]["arch"], budget),
+                     "loop_best": loop_best, "finalists": len(result["finalists"]),
+                     "loop_best_accuracy": oracle_comparison(str(measurements), column, loop_best, budget)[
+                         "found_accuracy"]})
     return {"device": column, "budget_ms": budget, "iterations": iterations, "population": population, "seed": seed,
             "latency": latency, "samples": samples if latency == "fitted" else None,
             "fit": {k: v for k, v in model.items() if k != "coefficients"},

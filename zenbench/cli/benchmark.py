@@ -20,6 +20,7 @@ from zenbench.cli.options import (
     split_names,
 )
 from zenbench.cli.render import console, err_console, print_json, progress_bar, table
+from zenbench.search.finalists import FINALISTS
 
 SpaceOption = Annotated[GroundTruthSpace, typer.Option(help="Search space with ground truth.")]
 
@@ -77,6 +78,8 @@ def nb201_search(
     proxy: Annotated[str, typer.Option(help="Comma-separated proxies to search with.")] = "zen,az_nas,ensemble",
     iterations: Annotated[int, typer.Option(min=1, help="Evolution iterations.")] = 300,
     population: Annotated[int, typer.Option(min=1, help="Population size.")] = 32,
+    finalists: Annotated[int, typer.Option(
+        min=0, help="Top cells scored 4 more times at the end, best mean wins (0: the loop's best).")] = FINALISTS,
     seed: SeedOption = 0,
     json_out: JsonOption = False,
 ) -> None:
@@ -88,7 +91,7 @@ def nb201_search(
     with err_console.status("searching") as status:
         summary = compare_proxies(measurements, column, names, latency_ms=latency_ms, samples=samples,
                                   iterations=iterations, population=population, seed=seed,
-                                  latency=latency.value, on_proxy=lambda name: status.update(f"searching with {name}"))
+                                  latency=latency.value, finalists=finalists, on_proxy=lambda name: status.update(f"searching with {name}"))
     budget, rows = summary["budget_ms"], summary["results"]
     if json_out:
         print_json(summary)

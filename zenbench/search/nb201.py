@@ -17,6 +17,7 @@ folder is locked while it runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -27,6 +28,7 @@ from typing import Any
 from zenbench.fileio import FolderLock, atomic_write_text
 from zenbench.latency import LatencyTable
 from zenbench.search.engine import Checked, Evolution, LoopSettings
+from zenbench.search.finalists import FINALIST_DRAWS, FINALISTS, rescore_finalists
 from zenbench.search.set_ranking import Scored
 from zenbench.space.nb201 import DATASETS, Cell, parse_cell
 
@@ -100,35 +102,44 @@ class CellScorer:
 def search_nb201(table: LatencyTable, *, latency_ms: float, dataset: str = "cifar10", proxy: str = "zen",
                  population: int = 32, iterations: int = 300, batch_size: int = 16, seed: int = 0,
                  init: str | None = None, folder: Path | None = None, resume: bool = False,
-                 checkpoint_every: int = 25) -> dict[str, Any]:
+                 checkpoint_every: int = 25, finalists: int = FINALISTS,
+                 finalist_draws: int = FINALIST_DRAWS) -> dict[str, Any]:
     """Evolve cells under a predicted-latency budget; returns the best cell and the search's history.
 
-    The result: ``best`` ({arch, score, latency_ms}, None when no cell met the budget), ``history``
-    (its rows), ``seconds`` (of this call), ``scored`` (distinct cells scored) and ``resumed_from``
-    (the iteration this call started at). With ``folder``, checkpoints every ``checkpoint_every``
-    iterations and on Ctrl-C (raising :class:`~zenbench.errors.SearchInterrupted`); ``resume``
-    continues from the folder's checkpoint."""
+    After the loop, the top ``finalists`` cells are scored ``finalist_draws`` more times and the best mean
+    wins (:mod:`zenbench.search.finalists`; 0 keeps the loop's best). The result: ``best`` ({arch, score,
+    latency_ms}, None when no cell met the budget), ``loop_best`` (the loop's own best), ``finalists``,
+    ``history`` (its rows), ``seconds`` (of this call), ``scored`` (distinct cells scored) and
+    ``resumed_from`` (the iteration this call started at). With ``folder``, checkpoints every
+    ``checkpoint_every`` iterations and on Ctrl-C (raising :class:`~zenbench.errors.SearchInterrupted`);
+    ``resume`` continues from the folder's checkpoint."""
     loop = LoopSettings(population, iterations, seed, 1, checkpoint_every)
     identity = {"latency_ms": latency_ms, "dataset": dataset, "proxy": proxy, "population": population,
                 "batch_size": batch_size, "seed": seed, "init": init, "iterations": iterations,
                 "checkpoint_every": checkpoint_every, "novel_children": True, "feasible_children": True}
     space = CellSpace(table, latency_ms, parse_cell(init) if init else Cell(("skip_connect",) * 6))
     started = time.perf_counter()
-    evolution = Evolution(space, loop, identity, folder, CellScorer(proxy, dataset, batch_size))
-    if folder is None:
-        state = evolution.run()
-    else:
-        with FolderLock(folder):
-            state = evolution.run(resume=resume)
+    scorer = CellScorer(proxy, dataset, batch_size)
+    evolution = Evolution(space, loop, identity, folder, scorer)
+    with FolderLock(folder) if folder is not None else contextlib.nullcontext():
+        state = evolution.run(resume=resume) if folder is not None else evolution.run()
+        final = rescore_finalists(state, scorer, evolution.ranking, parse_cell,
+                                  lambda cell: space.check(cell).latency_ms, seed=seed, count=finalists,
+                                  draws=finalist_draws)
     best = state.best
-    return {"best": None if best is None else {"arch": best.structure, "score": best.score,
-                                               "latency_ms": best.latency_ms},
+    loop_best = None if best is None else {"arch": best.structure, "score": best.score, "latency_ms": best.latency_ms}
+    chosen = {"arch": final[0].structure, "score": final[0].score, "latency_ms": final[0].latency_ms} if final \
+        else loop_best
+    return {"best": chosen, "loop_best": loop_best, "finalists": [f.as_json() for f in final],
             "history": evolution.journal.records(), "seconds": time.perf_counter() - started,
             "scored": len(state.scores), "resumed_from": evolution.resumed_from}
 
 
 def write_nb201_results(folder: Path, result: dict[str, Any]) -> None:
-    """Write an NB201 search's ``best_cell.txt`` (when a cell met the budget) and ``history.json``, atomically."""
+    """Write an NB201 search's ``best_cell.txt`` (when a cell met the budget; after the finalists' draws),
+    ``finalists.json`` and ``history.json``, atomically."""
     if result["best"]:
         atomic_write_text(folder / "best_cell.txt", result["best"]["arch"] + "\n")
+    atomic_write_text(folder / "finalists.json", json.dumps({"loop_best": result.get("loop_best"),
+                                                             "finalists": result.get("finalists", [])}, indent=1))
     atomic_write_text(folder / "history.json", json.dumps(result["history"]))
