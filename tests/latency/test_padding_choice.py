@@ -80,3 +80,22 @@ def test_recalibrate_refit_units_refits_the_padding_and_rescores_the_stored_vali
     assert before.exit_code == 0 and after.exit_code == 0, before.output + after.output
     assert LatencyTable.load(table_path).metadata["channel_block"] != [32, 32, 32]
     assert json.loads(after.stdout)["metrics"]["mape"] < json.loads(before.stdout)["metrics"]["mape"]
+
+
+def test_refit_units_refuses_tables_it_cannot_refit_in_one_line(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from zenbench.cli import app
+    from zenbench.latency.nb201 import fit_table
+
+    shipped = Path(__file__).parents[2] / "zenbench" / "data" / "nb201" / "latency_ms.csv.gz"
+    cells, _ = fit_table(shipped, "pixel2", 50)
+    cells.save(tmp_path / "cells.parquet")
+    result = CliRunner().invoke(app, ["table", "recalibrate", str(tmp_path / "cells.parquet"), "--refit-units"])
+    assert result.exit_code == 2 and "no unit models to refit" in result.stderr
+    adapted = LatencyTable.load(INT8_TABLE)
+    adapted.metadata["adaptation"] = {"form": "recalibrated"}
+    adapted.save(tmp_path / "adapted.parquet")
+    (tmp_path / "adapted-validation").mkdir()
+    result = CliRunner().invoke(app, ["table", "recalibrate", str(tmp_path / "adapted.parquet"), "--refit-units"])
+    assert result.exit_code == 2 and "re-profile" in result.stderr and "Traceback" not in result.output

@@ -150,7 +150,9 @@ def test_a_search_on_every_cell_measured_never_ends_over_the_budget() -> None:
     console = Console(file=StringIO(), width=200)
     render({"comparisons": [summary]}, console)
     assert "every cell measured" in console.file.getvalue() and "reachable" not in console.file.getvalue()
-    with pytest.raises(ValueError, match="measured"):
+    from zenbench.errors import ZenbenchError
+
+    with pytest.raises(ZenbenchError, match="measured"):
         compare_proxies(SHIPPED, "pixel2", ("params",), latency="guessed")
 
 

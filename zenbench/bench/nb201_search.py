@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zenbench.errors import ZenbenchError
+
 
 def oracle_comparison(measurements: str, column: str, found_arch: str, latency_ms: float,
                       dataset: str = "cifar10") -> dict[str, Any]:
@@ -53,7 +55,7 @@ def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *
     from zenbench.search.nb201 import search_nb201
 
     if latency not in LATENCY_SOURCES:
-        raise ValueError(f"latency must be one of {LATENCY_SOURCES}, got {latency!r}")
+        raise ZenbenchError(f"latency must be one of {', '.join(LATENCY_SOURCES)}, not {latency!r}")
     fitted, model = (fit_table(measurements, column, samples, seed) if latency == "fitted"
                      else lookup_table(measurements, column))
     budget = latency_ms if latency_ms is not None else float(pd.read_csv(measurements)[column].quantile(0.3))

@@ -20,7 +20,7 @@ from zenbench.cli.options import (
     split_names,
 )
 from zenbench.cli.render import console, err_console, print_json, progress_bar, table
-from zenbench.search.finalists import FINALISTS
+from zenbench.search.finalists import FINALIST_DRAWS, FINALISTS
 
 SpaceOption = Annotated[GroundTruthSpace, typer.Option(help="Search space with ground truth.")]
 
@@ -79,7 +79,8 @@ def nb201_search(
     iterations: Annotated[int, typer.Option(min=1, help="Evolution iterations.")] = 300,
     population: Annotated[int, typer.Option(min=1, help="Population size.")] = 32,
     finalists: Annotated[int, typer.Option(
-        min=0, help="Top cells scored 4 more times at the end, best mean wins (0: the loop's best).")] = FINALISTS,
+        min=0, help=f"Top cells scored {FINALIST_DRAWS} more times at the end, best mean wins (0: the loop's best).")
+    ] = FINALISTS,
     seed: SeedOption = 0,
     json_out: JsonOption = False,
 ) -> None:

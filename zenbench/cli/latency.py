@@ -91,7 +91,8 @@ def table_fit(
     space: Annotated[GroundTruthSpace, typer.Option(help="Search space of the measurements.")] = GroundTruthSpace.nb201,
     samples: Annotated[int, typer.Option(min=1, help="Measured cells to fit on (K).")] = 100,
     lookup: Annotated[bool, typer.Option(
-        "--lookup", help="Store every cell's measurement instead of fitting (needs all 15,625 measured).")] = False,
+        "--lookup", help="Store every cell's measurement instead of fitting (all 15,625 measured; no --samples).")
+    ] = False,
     seed: SeedOption = 0,
     out: Annotated[Path | None, typer.Option(help="Table file (default latency_tables/nb201-COLUMN.parquet).")] = None,
     json_out: JsonOption = False,

@@ -23,7 +23,6 @@ from zenbench.cli.options import (
 )
 from zenbench.cli.render import LogProgress, console, err_console, print_json
 from zenbench.errors import ZenbenchError
-from zenbench.search.nb201 import write_nb201_results
 
 
 def search(
@@ -156,11 +155,12 @@ def _search_nb201(latency_ms: float | None, table: Path | None, proxy: str, popu
     except KeyboardInterrupt:
         typer.echo(f"interrupted: checkpoint saved in {folder}; add --resume to continue", err=True)
         raise typer.Exit(130) from None
-    write_nb201_results(folder, result)
     if json_out:
         print_json({k: v for k, v in result.items() if k != "history"})
         return
     best = result["best"]
     console.print("no cell met the budget" if best is None else
-                  f"best cell {best['arch']} (score {best['score']:.4f}, predicted {best['latency_ms']:.3g} ms); "
+                  f"best cell {best['arch']} (score {best['score']:.4f}"
+                  + (f", the best mean of {len(result['finalists'])} finalists" if result["finalists"] else "")
+                  + f", predicted {best['latency_ms']:.3g} ms); "
                   f"{result['scored']} cells scored in {result['seconds']:.0f} s; results: {folder}")

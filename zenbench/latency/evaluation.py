@@ -101,6 +101,9 @@ def recalibrate(table_path: Path, out_dir: Path | None = None, *, refit_units: b
     validation report when there was one to rescore."""
     table = LatencyTable.load(table_path, require_calibration=False)
     if refit_units:
+        if table.metadata.get("adaptation"):
+            raise ZenbenchError(f"{table_path} is adapted (zenbench profile --minutes): its calibration belongs to its "
+                                f"unit models, so they are not refitted; re-profile it to use this version's rules")
         fit_units_on_networks(table)
     report_path = (out_dir or validation_dir(table_path)) / "validation.json"
     if not report_path.exists():

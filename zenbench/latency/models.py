@@ -141,9 +141,10 @@ class UnitModels:
 def unit_model_candidates(rows: pd.DataFrame) -> list[UnitModels]:
     """Every kind's model and the residual smoother on top of them, under each candidate channel padding.
 
-    Each candidate's error is the smoother's leave-one-out error, i.e. that of what predicts, not the linear
-    models' alone: a padding can fit the linear models a little better and still leave a staircase the
-    smoother cannot undo (int8 kernels' cost grows smoothly with width, docs/int8.md)."""
+    Each candidate's error is the smoother's leave-one-out error (each unit's residual predicted from its
+    neighbours', the linear models fitted on every unit), i.e. that of what predicts, not the linear models'
+    alone: a padding can fit the linear models a little better and still leave a staircase the smoother
+    cannot undo (int8 kernels' cost grows smoothly with width, docs/int8.md)."""
     has_shapes = set(SHAPE_COLUMNS) <= set(rows.columns)
     candidates = []
     for block in CHANNEL_BLOCKS if has_shapes else (NO_PADDING,):

@@ -142,14 +142,21 @@ def lookup_table(measurements: Path, column: str) -> tuple[LatencyTable, dict[st
     """Every cell's measured latency in device ``column`` as a table: a search's budget without a model's error.
 
     Needs all 15,625 cells measured (a cell without a measurement could not be judged by the budget)."""
-    frame = _measured(measurements, column).drop_duplicates("arch")
-    missing = ALL_CELLS - len(frame)
+    frame = _measured(measurements, column)
+    archs = []
+    for row, text in enumerate(frame["arch"], start=1):
+        try:
+            archs.append(str(parse_cell(text)))
+        except (ValueError, TypeError) as error:
+            raise ZenbenchError(f"{measurements}: measured cell {row} of {column!r} is not a NAS-Bench-201 cell: "
+                                f"{error}") from None
+    latency = dict(zip(archs, frame[column].to_numpy(dtype=float), strict=True))  # a repeated cell: its last row
+    missing = ALL_CELLS - len(latency)
     if missing:
         raise ZenbenchError(f"a lookup table needs every cell measured; {column!r} of {measurements} lacks "
                             f"{missing} of {ALL_CELLS}: fit a model on the measured ones instead (drop --lookup)")
-    archs = [str(parse_cell(a)) for a in frame["arch"]]
-    rows = pd.DataFrame({"key": [f"nb201|cell|{a}" for a in archs], "kind": "nb201/cell",
-                         "median_ms": frame[column].to_numpy(dtype=float)})
+    rows = pd.DataFrame({"key": [f"nb201|cell|{a}" for a in latency], "kind": "nb201/cell",
+                         "median_ms": list(latency.values())})
     model = {"pruning": None, "form": LOOKUP, "cv_mape": 0.0}
     return _cell_table(rows, measurements, column, {"samples": len(rows), "seed": None}, model), model
 

@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from zenbench.errors import ZenbenchError
 from zenbench.latency.calibration import Calibration, NetworkSums
 from zenbench.latency.meta import MIN_CALIBRATION_NETWORKS
-from zenbench.latency.models import shape_coordinates, unit_model_candidates, unit_residuals
+from zenbench.latency.models import UnitModels, shape_coordinates, unit_model_candidates, unit_residuals
 from zenbench.latency.table import LatencyTable
 from zenbench.latency.terms import CALIBRATION_GROUPS
 from zenbench.latency.units import CLASSIFIER_KIND, classifier_features, classifier_key, unit_features, unit_key, unit_kind, unit_mid
@@ -238,18 +239,23 @@ def fit_units_on_networks(table: LatencyTable) -> dict[str, float]:
     networks it measured end to end err least (the chosen calibration form's leave-one-out error): networks
     are what a table predicts, and the units' own leave-one-out error can prefer a padding whose errors add
     up along a network (docs/latency-model.md). Without enough networks, the units' error chooses.
-    Returns each padding's network error ({} when the units chose)."""
+    The table's calibration is left as it was: call :func:`calibrate_table` next. Returns each padding's
+    network error ({} when the units chose)."""
+    if not table.models:
+        raise ZenbenchError("this table has no unit models to refit (a table fitted from whole networks, such as "
+                            "NAS-Bench-201's, keeps its model; fit it again with `zenbench table fit`)")
     networks = table.metadata.get("networks") or []
     if len(networks) < MIN_CALIBRATION_NETWORKS:
         table.fit()
         return {}
     host_cache = (table.metadata.get("environment") or {}).get("last_level_cache_mib")
     errors: dict[str, float] = {}
-    best: tuple[float, Any] | None = None
+    best: tuple[float, UnitModels] | None = None
     for candidate in unit_model_candidates(table.rows):
         table.use_models(candidate.block, candidate.models, candidate.smoother)
         calibration = Calibration.select(network_sums(table, networks), host_cache)
         error = float((calibration.loo_mape or {}).get(calibration.form or "", math.inf))
+        error = error if math.isfinite(error) else math.inf
         errors["x".join(map(str, candidate.block))] = error
         if best is None or error < best[0]:
             best = (error, candidate)

@@ -14,12 +14,14 @@ and ranks the finalists against every cell the search scored, as the loop ranks 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from zenbench.errors import SettingError
 from zenbench.search.engine import CandidateScorer, candidate_seed
 from zenbench.search.set_ranking import SetRanking, split_result
 from zenbench.search.state import SearchState
@@ -52,7 +54,11 @@ def current_scores(state: SearchState, ranking: SetRanking | None) -> dict[str, 
 def rescore_finalists(state: SearchState, scorer: CandidateScorer, ranking: SetRanking | None,
                       parse: Callable[[str], Any], latency_of: Callable[[Any], float | None], *, seed: int,
                       count: int = FINALISTS, draws: int = FINALIST_DRAWS) -> list[Finalist]:
-    """The top ``count`` scored cells, each scored ``draws`` more times (seeds after the search's own), best first."""
+    """The top ``count`` scored cells, each scored ``draws`` more times (seeds after the search's own), best first.
+    A draw that fails, or gives no finite value, is left out of its finalist's mean."""
+    for name, value in (("finalists", count), ("finalist_draws", draws)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SettingError(f"{name} must be a whole number of at least 0, not {value!r}")
     scores = current_scores(state, ranking)
     top = sorted(scores, key=lambda k: -scores[k])[:count]
     if not top or draws < 1:
@@ -64,8 +70,12 @@ def rescore_finalists(state: SearchState, scorer: CandidateScorer, ranking: SetR
         seeds = [candidate_seed(seed, first + d * len(top) + i) for i in range(len(top))]
         for key, result in zip(top, scorer.score(cells, seeds), strict=True):
             value, error, components = split_result(result)
-            if error is None:
-                extra[key].append(dict(components) if ranking is not None and components is not None else value)
+            if error is not None:
+                continue
+            if ranking is None and math.isfinite(float(value)):
+                extra[key].append(float(value))
+            elif ranking is not None and components is not None:
+                extra[key].append(dict(components))
     finalists = []
     if ranking is None:
         for key, cell in zip(top, cells, strict=True):
@@ -79,7 +89,9 @@ def rescore_finalists(state: SearchState, scorer: CandidateScorer, ranking: SetR
             rows = [list(stored[1:]), *([float(c.get(name, math.nan)) for name in ranking.components]
                                         for c in extra[key])]
             draws_by_key[key] = rows
-            archive[key] = [stored[0], *np.mean(np.array(rows, dtype=float), axis=0).tolist()]
+            with warnings.catch_warnings():  # a component no draw could compute stays NaN, ranked last
+                warnings.simplefilter("ignore", RuntimeWarning)
+                archive[key] = [stored[0], *np.nanmean(np.array(rows, dtype=float), axis=0).tolist()]
         ranks = ranking.ranks(archive)
         for key, cell in zip(top, cells, strict=True):
             finalists.append(Finalist(key, tuple(tuple(r) for r in draws_by_key[key]), float(ranks[key]),

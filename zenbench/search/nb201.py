@@ -123,23 +123,31 @@ def search_nb201(table: LatencyTable, *, latency_ms: float, dataset: str = "cifa
     evolution = Evolution(space, loop, identity, folder, scorer)
     with FolderLock(folder) if folder is not None else contextlib.nullcontext():
         state = evolution.run(resume=resume) if folder is not None else evolution.run()
+        # after the loop's last checkpoint: an interrupted or resumed run scores the same finalists again
         final = rescore_finalists(state, scorer, evolution.ranking, parse_cell,
                                   lambda cell: space.check(cell).latency_ms, seed=seed, count=finalists,
                                   draws=finalist_draws)
-    best = state.best
-    loop_best = None if best is None else {"arch": best.structure, "score": best.score, "latency_ms": best.latency_ms}
-    chosen = {"arch": final[0].structure, "score": final[0].score, "latency_ms": final[0].latency_ms} if final \
-        else loop_best
-    return {"best": chosen, "loop_best": loop_best, "finalists": [f.as_json() for f in final],
-            "history": evolution.journal.records(), "seconds": time.perf_counter() - started,
-            "scored": len(state.scores), "resumed_from": evolution.resumed_from}
+        best = state.best
+        loop_best = None if best is None else {"arch": best.structure, "score": best.score,
+                                               "latency_ms": best.latency_ms}
+        chosen = {"arch": final[0].structure, "score": final[0].score, "latency_ms": final[0].latency_ms} \
+            if final else loop_best
+        result = {"best": chosen, "loop_best": loop_best, "finalists": [f.as_json() for f in final],
+                  "history": evolution.journal.records(), "seconds": time.perf_counter() - started,
+                  "scored": len(state.scores), "resumed_from": evolution.resumed_from}
+        if folder is not None:
+            write_nb201_results(folder, result)
+    return result
 
 
 def write_nb201_results(folder: Path, result: dict[str, Any]) -> None:
-    """Write an NB201 search's ``best_cell.txt`` (when a cell met the budget; after the finalists' draws),
-    ``finalists.json`` and ``history.json``, atomically."""
+    """Write an NB201 search's ``best_cell.txt`` and ``best.json`` (when a cell met the budget; the pick after
+    the finalists' draws, ``best.json`` with the loop's own best beside it), ``finalists.json`` and
+    ``history.json``, atomically."""
     if result["best"]:
         atomic_write_text(folder / "best_cell.txt", result["best"]["arch"] + "\n")
+        atomic_write_text(folder / "best.json", json.dumps({**result["best"], "loop_best": result.get("loop_best"),
+                                                            "scored": result["scored"]}, indent=2))
     atomic_write_text(folder / "finalists.json", json.dumps({"loop_best": result.get("loop_best"),
                                                              "finalists": result.get("finalists", [])}, indent=1))
     atomic_write_text(folder / "history.json", json.dumps(result["history"]))
