@@ -51,6 +51,7 @@ def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *
     Returns ``device``, ``budget_ms``, ``latency``, ``fit`` (the latency model's form and cross-validated
     error) and one row per proxy (``best`` None when no cell met the predicted budget; ``loop_best_accuracy``:
     the loop's own best before the finalists' draws)."""
+    from zenbench.bench.nb201_proxies import ACCURACY_COLUMN, accuracy_table
     from zenbench.latency.nb201 import fit_table, lookup_table
     from zenbench.search.nb201 import search_nb201
 
@@ -59,6 +60,7 @@ def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *
     fitted, model = (fit_table(measurements, column, samples, seed) if latency == "fitted"
                      else lookup_table(measurements, column))
     budget = latency_ms if latency_ms is not None else float(pd.read_csv(measurements)[column].quantile(0.3))
+    truth = accuracy_table().set_index("arch")[ACCURACY_COLUMN["cifar10"]]
     reachable = reachable_best(fitted, measurements, column, budget)
     rows: list[dict[str, Any]] = []
     for name in proxies:
@@ -73,8 +75,7 @@ def compare_proxies(measurements: Path, column: str, proxies: tuple[str, ...], *
         rows.append({"proxy": name, "best": result["best"], "scored": result["scored"], "seconds": result["seconds"],
                      **oracle_comparison(str(measurements), column, result["best"]["arch"], budget),
                      "loop_best": loop_best, "finalists": len(result["finalists"]),
-                     "loop_best_accuracy": oracle_comparison(str(measurements), column, loop_best, budget)[
-                         "found_accuracy"]})
+                     "loop_best_accuracy": float(truth[loop_best])})
     return {"device": column, "budget_ms": budget, "iterations": iterations, "population": population, "seed": seed,
             "latency": latency, "samples": samples if latency == "fitted" else None,
             "fit": {k: v for k, v in model.items() if k != "coefficients"},

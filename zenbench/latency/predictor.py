@@ -16,7 +16,7 @@ from typing import Any
 from zenbench.errors import ZenbenchError
 from zenbench.latency.calibration import Calibration, NetworkSums
 from zenbench.latency.meta import MIN_CALIBRATION_NETWORKS
-from zenbench.latency.models import UnitModels, shape_coordinates, unit_model_candidates, unit_residuals
+from zenbench.latency.models import UnitModels, shape_coordinates, unit_residuals
 from zenbench.latency.table import LatencyTable
 from zenbench.latency.terms import CALIBRATION_GROUPS
 from zenbench.latency.units import CLASSIFIER_KIND, classifier_features, classifier_key, unit_features, unit_key, unit_kind, unit_mid
@@ -251,7 +251,7 @@ def fit_units_on_networks(table: LatencyTable) -> dict[str, float]:
     host_cache = (table.metadata.get("environment") or {}).get("last_level_cache_mib")
     errors: dict[str, float] = {}
     best: tuple[float, UnitModels] | None = None
-    for candidate in unit_model_candidates(table.rows):
+    for candidate in table.unit_candidates():
         table.use_models(candidate.block, candidate.models, candidate.smoother)
         calibration = Calibration.select(network_sums(table, networks), host_cache)
         error = float((calibration.loo_mape or {}).get(calibration.form or "", math.inf))

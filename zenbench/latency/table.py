@@ -28,7 +28,7 @@ from zenbench.latency.meta import (
     check_metadata,
     check_models,
 )
-from zenbench.latency.models import SMOOTHER_OFF, KindModel, ResidualSmoother, fit_unit_models
+from zenbench.latency.models import SMOOTHER_OFF, KindModel, ResidualSmoother, UnitModels, unit_model_candidates
 from zenbench.latency.units import FEATURES, SHAPE_COLUMNS, Padding
 
 #: settings that make two tables incomparable; a mismatch refuses to load unless forced
@@ -52,6 +52,8 @@ class LatencyTable:
     revision: int = field(default=0, init=False)
     #: the shared :class:`~zenbench.latency.predictor.Predictor` that ``predict_latency(spec, table)`` uses
     _predictor: Any = field(default=None, init=False, repr=False)
+    #: (the rows they were fitted to, every padding's unit models), see :meth:`unit_candidates`
+    _candidates: tuple[pd.DataFrame, list[UnitModels]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if "calibration" in self.metadata:  # metadata written by hand or by an older caller
@@ -65,7 +67,15 @@ class LatencyTable:
 
     def fit(self) -> None:
         """Fit every kind's model, with the channel padding whose models predict held-out units best."""
-        self.use_models(*fit_unit_models(self.rows))
+        best = min(self.unit_candidates(), key=lambda c: c.unit_loo_mape)
+        self.use_models(best.block, best.models, best.smoother)
+
+    def unit_candidates(self) -> list[UnitModels]:
+        """Every candidate padding's unit models (:func:`~zenbench.latency.models.unit_model_candidates`),
+        fitted once per ``rows`` object: a profile chooses among them twice (by units, then by networks)."""
+        if self._candidates is None or self._candidates[0] is not self.rows:
+            self._candidates = (self.rows, unit_model_candidates(self.rows))
+        return self._candidates[1]
 
     def use_models(self, block: Padding, models: dict[str, KindModel], smoother: ResidualSmoother) -> None:
         """Predict with these unit models (one padding's, see ``zenbench.latency.models``) from now on."""
