@@ -45,8 +45,8 @@ def load_device_table(device: str, table: Path | None = None,
     this one: empty for a phone or a remote device, whose table does not describe this host."""
     from zenbench.backends.base import get_backend
     from zenbench.devices import load_device
+    from zenbench.host import host_differences
     from zenbench.latency import LatencyTable
-    from zenbench.measure import host_differences
 
     profile = load_device(device)  # the profiles themselves are found by zenbench.devices (profile_dirs)
     path = table if table is not None else find_table(profile.name)

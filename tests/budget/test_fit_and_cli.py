@@ -94,8 +94,8 @@ def test_measure_reports_median_and_spread() -> None:
 
 
 def test_predict_warns_when_the_table_describes_another_cpu(tmp_path) -> None:
+    from zenbench.host import cpu_isa, cpu_model, last_level_cache_mib
     from zenbench.latency import LatencyTable
-    from zenbench.measure import cpu_isa, cpu_model, last_level_cache_mib
 
     table = LatencyTable.load(ROOT / "zenbench" / "latency_tables" / "cpu.parquet")
     args = ["predict", "zennet_imagenet1k_latency01ms_res224", "--device", "cpu", "--json", "--table"]

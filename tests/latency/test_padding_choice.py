@@ -8,36 +8,30 @@ import numpy as np
 import pandas as pd
 
 from zenbench.latency import LatencyTable
-from zenbench.latency.models import KindModel, ResidualSmoother, fit_unit_models, unit_residuals
-from zenbench.latency.units import CHANNEL_BLOCKS, FEATURES, row_features
+from zenbench.latency.models import KindModel, fit_unit_models, unit_model_candidates
+from zenbench.latency.units import CHANNEL_BLOCKS, FEATURES, LEGACY_FEATURES, PLAIN_CORE, Core, row_features
 
 INT8_TABLE = Path(__file__).parents[2] / "zenbench" / "latency_tables" / "cpu-int8.parquet"
 
 
-def _errors(rows: pd.DataFrame) -> dict[tuple[int, ...], tuple[float, float]]:
+def _errors(rows: pd.DataFrame, core: Core) -> dict[tuple[int, ...], tuple[float, float]]:
     """Per padding: (the linear models' leave-one-out error, the models + smoother's)."""
     out = {}
-    for block in CHANNEL_BLOCKS:
-        features = pd.DataFrame([row_features(r, block) for r in rows.to_dict("records")], index=rows.index)
-        frame = pd.concat([rows.drop(columns=list(FEATURES)), features], axis=1)
-        models = {kind: KindModel.fit(kind, group) for kind, group in frame.groupby("kind")}
-        linear = [(m.loo_mape, m.n) for m in models.values() if not np.isnan(m.loo_mape)]
-        smoother = ResidualSmoother.choose(list(unit_residuals(rows, models, block).values()))
-        out[tuple(block)] = (sum(e * n for e, n in linear) / sum(n for _, n in linear), smoother.loo_mape)
+    for candidate in unit_model_candidates(rows, core):
+        linear = [(m.loo_mape, m.n) for m in candidate.models.values() if not np.isnan(m.loo_mape)]
+        out[tuple(candidate.block)] = (sum(e * n for e, n in linear) / sum(n for _, n in linear),
+                                       candidate.smoother.loo_mape)
     return out
 
 
 def test_the_units_alone_judge_a_padding_by_what_predicts_them() -> None:
-    """Int8 kernels' cost grows smoothly with width. Padding every width to 32 fits the linear models about as
-    well as any padding, but leaves a staircase the smoother cannot undo; judged on the models and the
-    smoother together, a finer padding wins."""
-    rows = LatencyTable.load(INT8_TABLE).rows
-    errors = _errors(rows)
-    block, _, smoother = fit_unit_models(rows)
+    """Int8 kernels' cost grows smoothly with width. Padding every width to 32 leaves a staircase that neither the
+    linear models nor the smoother undo; judged on the models and the smoother together, a finer padding wins."""
+    table = LatencyTable.load(INT8_TABLE)
+    errors = _errors(table.rows, table.host_core)
+    block, _, smoother = fit_unit_models(table.rows, table.host_core)
     assert smoother.loo_mape == min(e for _, e in errors.values()) == errors[tuple(block)][1]
-    linear_choice = min(errors, key=lambda b: errors[b][0])
-    assert linear_choice == (32, 32, 32) and tuple(block) != linear_choice
-    assert errors[linear_choice][1] > 1.1 * smoother.loo_mape
+    assert tuple(block) != (32, 32, 32) and errors[(32, 32, 32)][1] > 1.1 * smoother.loo_mape
 
 
 def test_a_profiled_table_judges_a_padding_by_its_networks() -> None:
@@ -69,17 +63,26 @@ def test_recalibrate_refit_units_refits_the_padding_and_rescores_the_stored_vali
     shutil.copy(INT8_TABLE, table_path)
     shutil.copytree(INT8_TABLE.parent / "cpu-int8-validation", tmp_path / "cpu-int8-validation")
     table = LatencyTable.load(table_path)
-    table.metadata["channel_block"] = [32, 32, 32]  # as the linear models alone chose it
+    # as the first int8 table was fitted: padding [32,32,32], the six features of then, no core recorded
+    table.metadata["channel_block"] = [32, 32, 32]
+    del table.metadata["core"], table.metadata["environment"]["l2_cache_mib"]
+    legacy = pd.DataFrame([row_features(r, (32, 32, 32)) for r in table.rows.to_dict("records")],
+                          index=table.rows.index)[list(LEGACY_FEATURES)]
     table.models = {kind: KindModel.fit(kind, group) for kind, group in pd.concat(
-        [table.rows.drop(columns=list(FEATURES)), pd.DataFrame(
-            [row_features(r, (32, 32, 32)) for r in table.rows.to_dict("records")], index=table.rows.index)],
-        axis=1).groupby("kind")}
+        [table.rows.drop(columns=list(FEATURES), errors="ignore"), legacy], axis=1).groupby("kind")}
     table.save(table_path)
     before = CliRunner().invoke(app, ["table", "recalibrate", str(table_path), "--json"])
     after = CliRunner().invoke(app, ["table", "recalibrate", str(table_path), "--refit-units", "--json"])
     assert before.exit_code == 0 and after.exit_code == 0, before.output + after.output
-    assert LatencyTable.load(table_path).metadata["channel_block"] != [32, 32, 32]
-    assert json.loads(after.stdout)["metrics"]["mape"] < json.loads(before.stdout)["metrics"]["mape"]
+    refitted = LatencyTable.load(table_path)
+    assert refitted.metadata["channel_block"] != [32, 32, 32] and refitted.core == refitted.host_core != PLAIN_CORE
+    first, second = json.loads(before.stdout), json.loads(after.stdout)
+    assert second["metrics"]["n"] == first["metrics"]["n"] == 30  # the stored sample, scored again
+
+    def loo(report: dict) -> float:
+        return report["calibration"]["loo_mape"][report["calibration"]["form"]]
+
+    assert loo(second) < 0.85 * loo(first)  # what a refit is chosen by: its networks, each left out
 
 
 def test_refit_units_refuses_tables_it_cannot_refit_in_one_line(tmp_path) -> None:

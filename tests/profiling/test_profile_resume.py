@@ -162,7 +162,7 @@ def test_a_litert_profile_times_written_tflite_units_and_networks(tmp_path) -> N
 
 def test_a_log_another_host_started_is_not_resumed_here(tmp_path) -> None:
     from zenbench.builder.profile import ProgressLog
-    from zenbench.measure import host_fingerprint
+    from zenbench.host import host_fingerprint
 
     out = tmp_path / "cpu.parquet"
     log = out.with_name(out.name + ".partial.jsonl")

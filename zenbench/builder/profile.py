@@ -38,10 +38,11 @@ from zenbench.builder.measuring import measure_network
 from zenbench.devices import DeviceProfile, SpaceTarget
 from zenbench.errors import ZenbenchError
 from zenbench.fileio import Journal
+from zenbench.host import host_differences, host_fingerprint
 from zenbench.latency import LatencyTable, calibrate_table, new_metadata
 from zenbench.latency.predictor import fit_units_on_networks
 from zenbench.locate import output_table_path
-from zenbench.measure import TimingRules, environment, host_differences, host_fingerprint
+from zenbench.measure import TimingRules, environment
 
 
 class ProgressLog:

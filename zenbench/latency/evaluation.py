@@ -104,6 +104,7 @@ def recalibrate(table_path: Path, out_dir: Path | None = None, *, refit_units: b
         if table.metadata.get("adaptation"):
             raise ZenbenchError(f"{table_path} is adapted (zenbench profile --minutes): its calibration belongs to its "
                                 f"unit models, so they are not refitted; re-profile it to use this version's rules")
+        record_host_caches(table)
         fit_units_on_networks(table)
     report_path = (out_dir or validation_dir(table_path)) / "validation.json"
     if not report_path.exists():
@@ -124,6 +125,18 @@ def recalibrate(table_path: Path, out_dir: Path | None = None, *, refit_units: b
     reference = (report.get("host_speed") or {}).get("profile_reference_ms")
     return evaluate(table, table_path, report["device"], points["calibration"], points["validation"], points["zoo"],
                     report_path.parent, sample, reference)
+
+
+def record_host_caches(table: LatencyTable) -> None:
+    """Record this host's L2 in a table profiled before zenbench recorded it, when this host is the kind that
+    profiled it (same CPU, vector extensions and last-level cache): a refit then counts the weights that spill
+    out of it (``zenbench.latency.units.Core``). A table from another kind of host is left as it is."""
+    from zenbench.host import host_differences, l2_cache_mib
+
+    environment = table.metadata.get("environment")
+    if isinstance(environment, dict) and environment.get("cpu") and "l2_cache_mib" not in environment \
+            and not host_differences(environment):
+        environment["l2_cache_mib"] = l2_cache_mib()
 
 
 def host_speed_report(points: list[ValidationPoint], profile_reference_ms: float | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from zenbench.errors import ZenbenchError
 from zenbench.latency.calibration import Calibration
 from zenbench.latency.models import SMOOTHER_OFF, KindModel, ResidualSmoother
-from zenbench.latency.units import FEATURES, Padding
+from zenbench.latency.units import FEATURES, LEGACY_FEATURES, Core, Padding
 
 #: the table format this version writes; it reads every format up to it
 FORMAT = 2
@@ -51,6 +51,9 @@ class TableMeta:
     device: DeviceSettings
     channel_block: Padding
     smoother: ResidualSmoother
+    #: the core the unit models' features were counted on (:class:`~zenbench.latency.units.Core`); None in tables
+    #: fitted before it was recorded, whose models do not use the features that depend on it
+    core: Core | None
     calibration: Calibration | None
     networks: tuple[Mapping[str, Any], ...]
     validation: Mapping[str, Any]
@@ -91,9 +94,10 @@ def check_models(raw: Any) -> dict[str, KindModel]:
             keys = sorted(value) if isinstance(value, Mapping) else type(value).__name__
             raise ValueError(f"its model of {kind!r} has keys {keys}, expected {sorted(fields)}")
         coefficients = value["coefficients"]
-        if not isinstance(coefficients, Mapping) or set(coefficients) != set(FEATURES) \
+        if not isinstance(coefficients, Mapping) or not set(LEGACY_FEATURES) <= set(coefficients) <= set(FEATURES) \
                 or not all(_is_number(v) for v in coefficients.values()):
             raise ValueError(f"its model of {kind!r} needs a number for each of {', '.join(FEATURES)}")
+        coefficients = {f: coefficients.get(f, 0.0) for f in FEATURES}  # models fitted before a feature existed
         if not isinstance(value["n"], int) or isinstance(value["n"], bool) or value["kind"] != kind or not all(
                 isinstance(value[k], (int, float)) and not isinstance(value[k], bool)
                 for k in ("loo_mape", "loo_p90_ape")):
@@ -148,6 +152,16 @@ def _padding_and_smoother(meta: Mapping[str, Any]) -> tuple[Padding, ResidualSmo
     return Padding.of(block), ResidualSmoother(**raw)
 
 
+def _core(meta: Mapping[str, Any]) -> Core | None:
+    raw = meta.get("core")
+    if raw is None:
+        return None
+    if not (isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                            for v in raw) and raw[0] >= 1 and raw[1] >= 0):
+        raise ValueError(f"its core is {raw!r}, not [vector elements, cached weights]")
+    return Core(*raw)
+
+
 def _adaptation(meta: Mapping[str, Any]) -> Mapping[str, Any]:
     """The optional record of an adaptation: its chosen form, that form's leave-one-out error, its networks
     and its source."""
@@ -182,7 +196,7 @@ def check_metadata(meta: Any) -> TableMeta:
     if created is not None and not isinstance(created, str):
         raise ValueError(f"its creation date is {created!r}, not text")
     block, smoother = _padding_and_smoother(meta)
-    known = {"format", "device", "channel_block", "smoother", "calibration", "networks", "validation", "created",
+    known = {"format", "device", "channel_block", "smoother", "core", "calibration", "networks", "validation", "created",
              "adaptation"}
-    return TableMeta(version, _device(meta), block, smoother, calibration, _networks(meta), validation, created,
+    return TableMeta(version, _device(meta), block, smoother, _core(meta), calibration, _networks(meta), validation, created,
                      {k: v for k, v in meta.items() if k not in known}, _adaptation(meta))

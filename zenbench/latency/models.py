@@ -16,7 +16,16 @@ import numpy as np
 import pandas as pd
 
 from zenbench.latency.metrics import leave_one_out
-from zenbench.latency.units import CHANNEL_BLOCKS, FEATURES, NO_PADDING, SHAPE_COLUMNS, Padding, row_features
+from zenbench.latency.units import (
+    CHANNEL_BLOCKS,
+    FEATURES,
+    NO_PADDING,
+    PLAIN_CORE,
+    SHAPE_COLUMNS,
+    Core,
+    Padding,
+    row_features,
+)
 
 
 @dataclass
@@ -37,7 +46,7 @@ class KindModel:
     def fit(kind: str, frame: pd.DataFrame) -> KindModel:
         from scipy.optimize import nnls
 
-        x = frame[list(FEATURES)].to_numpy(dtype=float)
+        x = frame.reindex(columns=list(FEATURES)).fillna(0.0).to_numpy(dtype=float)  # rows written before a feature
         y = frame["median_ms"].to_numpy(dtype=float)
         # relative errors matter (a 10 % miss is as bad on a small unit as on a big one): weight rows by 1/y
         scale = np.maximum(np.abs(x).max(axis=0), 1e-30)
@@ -112,7 +121,8 @@ SMOOTHER_OFF = ResidualSmoother(None, 0.0, 0.0, 0.0)
 Residuals = dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]
 
 
-def unit_residuals(rows: pd.DataFrame, models: dict[str, KindModel], block: Padding) -> Residuals:
+def unit_residuals(rows: pd.DataFrame, models: dict[str, KindModel], block: Padding,
+                   core: Core = PLAIN_CORE) -> Residuals:
     """Per (kind, stride): coordinates and log(measured / model) of every measured unit."""
     out: Residuals = {}
     if not set(SHAPE_COLUMNS) <= set(rows.columns):
@@ -121,7 +131,7 @@ def unit_residuals(rows: pd.DataFrame, models: dict[str, KindModel], block: Padd
         model = models.get(kind)
         if model is None:
             continue
-        predicted = np.array([model.predict(row_features(r, block)) for r in group.to_dict("records")])
+        predicted = np.array([model.predict(row_features(r, block, core)) for r in group.to_dict("records")])
         residual = np.log(group["median_ms"].to_numpy(dtype=float) / np.maximum(predicted, 1e-9))
         out[(kind, int(stride))] = (shape_coordinates(group["in_channels"], group["mid_channels"],
                                                       group["out_channels"], group["resolution"]), residual)
@@ -136,35 +146,38 @@ class UnitModels:
     models: dict[str, KindModel]
     smoother: ResidualSmoother
     unit_loo_mape: float
+    core: Core = PLAIN_CORE
 
 
-def unit_model_candidates(rows: pd.DataFrame) -> list[UnitModels]:
+def unit_model_candidates(rows: pd.DataFrame, core: Core = PLAIN_CORE) -> list[UnitModels]:
     """Every kind's model and the residual smoother on top of them, under each candidate channel padding.
 
     Each candidate's error is the smoother's leave-one-out error (each unit's residual predicted from its
     neighbours', the linear models fitted on every unit), i.e. that of what predicts, not the linear models'
     alone: a padding can fit the linear models a little better and still leave a staircase the smoother
-    cannot undo (int8 kernels' cost grows smoothly with width, docs/int8.md)."""
+    cannot undo (int8 kernels' cost grows smoothly with width, docs/int8.md). ``core`` is the table's
+    (:func:`~zenbench.latency.units.core_of`)."""
     has_shapes = set(SHAPE_COLUMNS) <= set(rows.columns)
     candidates = []
     for block in CHANNEL_BLOCKS if has_shapes else (NO_PADDING,):
         frame = rows
         if has_shapes:
-            features = pd.DataFrame([row_features(r, block) for r in rows.to_dict("records")], index=rows.index)
+            features = pd.DataFrame([row_features(r, block, core) for r in rows.to_dict("records")],
+                                    index=rows.index)
             frame = pd.concat([rows.drop(columns=list(FEATURES), errors="ignore"), features], axis=1)
         models = {kind: KindModel.fit(kind, group) for kind, group in frame.groupby("kind")}
         if has_shapes:
-            smoother = ResidualSmoother.choose(list(unit_residuals(rows, models, block).values()))
+            smoother = ResidualSmoother.choose(list(unit_residuals(rows, models, block, core).values()))
             error = smoother.loo_mape
         else:
             smoother = SMOOTHER_OFF
             scored = [(m.loo_mape, m.n) for m in models.values() if not np.isnan(m.loo_mape)]
             error = sum(e * n for e, n in scored) / max(1, sum(n for _, n in scored))
-        candidates.append(UnitModels(block, models, smoother, error))
+        candidates.append(UnitModels(block, models, smoother, error, core))
     return candidates
 
 
-def fit_unit_models(rows: pd.DataFrame) -> tuple[Padding, dict[str, KindModel], ResidualSmoother]:
+def fit_unit_models(rows: pd.DataFrame, core: Core = PLAIN_CORE) -> tuple[Padding, dict[str, KindModel], ResidualSmoother]:
     """The candidate (:func:`unit_model_candidates`) that predicts held-out units best."""
-    best = min(unit_model_candidates(rows), key=lambda c: c.unit_loo_mape)
+    best = min(unit_model_candidates(rows, core), key=lambda c: c.unit_loo_mape)
     return best.block, best.models, best.smoother

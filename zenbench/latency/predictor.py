@@ -19,13 +19,19 @@ from zenbench.latency.meta import MIN_CALIBRATION_NETWORKS
 from zenbench.latency.models import UnitModels, shape_coordinates, unit_residuals
 from zenbench.latency.table import LatencyTable
 from zenbench.latency.terms import CALIBRATION_GROUPS
-from zenbench.latency.units import CLASSIFIER_KIND, classifier_features, classifier_key, unit_features, unit_key, unit_kind, unit_mid
+from zenbench.latency.units import (
+    BYTES_PER_ELEMENT,
+    CLASSIFIER_KIND,
+    classifier_features,
+    classifier_key,
+    unit_features,
+    unit_key,
+    unit_kind,
+    unit_mid,
+)
 from zenbench.space.blocks import BlockSpec
 from zenbench.space.spec import NetworkSpec, unit_macs_params
 from zenbench.space.units import Unit
-
-#: bytes per weight at a table's precision (int8 weights are one byte; anything unknown counts as fp32)
-BYTES_PER_WEIGHT = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
 
 @dataclass(frozen=True)
@@ -75,8 +81,8 @@ class Predictor:
         """Read what predictions need from the table, and forget what was memoised from older models."""
         table = self.table
         self._revision = table.revision
-        self._block_pad, self._smoother = table.channel_block, table.smoother
-        self.bytes_per_weight = BYTES_PER_WEIGHT.get(table.precision, 4)
+        self._block_pad, self._smoother, self._core = table.channel_block, table.smoother, table.core
+        self.bytes_per_weight = BYTES_PER_ELEMENT.get(table.precision, 4)
         self.per_image, self.batch = table.per_image, table.batch
         self._blocks: dict[tuple, tuple[float, int, int, str, int, int]] = {}
         self._classifiers: dict[tuple[int, int, int], float] = {}
@@ -84,7 +90,7 @@ class Predictor:
 
     def residuals(self) -> dict:
         if self._residuals is None:
-            self._residuals = unit_residuals(self.table.rows, self.table.models, self._block_pad)
+            self._residuals = unit_residuals(self.table.rows, self.table.models, self._block_pad, self._core)
         return self._residuals
 
     def unit_ms(self, unit: Unit, resolution: int) -> float:
@@ -93,7 +99,8 @@ class Predictor:
         if key in self.table.measured:
             return float(self.table.measured[key])
         kind = unit_kind(unit)
-        base = self.table.model(kind).predict(unit_features(unit, resolution, self.batch, self._block_pad))
+        base = self.table.model(kind).predict(unit_features(unit, resolution, self.batch, self._block_pad,
+                                                                         self._core))
         near = self.residuals().get((kind, unit.stride))
         if near is None:
             return base
@@ -107,7 +114,7 @@ class Predictor:
             key = classifier_key(channels, num_classes, resolution, self.batch)
             hit = float(self.table.measured[key]) if key in self.table.measured else self.table.model(
                 CLASSIFIER_KIND).predict(classifier_features(channels, num_classes, resolution, self.batch,
-                                                             self._block_pad))
+                                                             self._block_pad, self._core))
             self._classifiers[cache_key] = hit
         return hit
 
@@ -252,7 +259,7 @@ def fit_units_on_networks(table: LatencyTable) -> dict[str, float]:
     errors: dict[str, float] = {}
     best: tuple[float, UnitModels] | None = None
     for candidate in table.unit_candidates():
-        table.use_models(candidate.block, candidate.models, candidate.smoother)
+        table.use_models(candidate)
         calibration = Calibration.select(network_sums(table, networks), host_cache)
         error = float((calibration.loo_mape or {}).get(calibration.form or "", math.inf))
         error = error if math.isfinite(error) else math.inf
@@ -260,7 +267,7 @@ def fit_units_on_networks(table: LatencyTable) -> dict[str, float]:
         if best is None or error < best[0]:
             best = (error, candidate)
     assert best is not None
-    table.use_models(best[1].block, best[1].models, best[1].smoother)
+    table.use_models(best[1])
     return errors
 
 
@@ -277,5 +284,5 @@ def calibrate_table(table: LatencyTable, min_networks: int = MIN_CALIBRATION_NET
     return table.calibration
 
 
-__all__ = ["BYTES_PER_WEIGHT", "Prediction", "Predictor", "UnitCost", "as_predictor", "calibrate_table",
+__all__ = ["Prediction", "Predictor", "UnitCost", "as_predictor", "calibrate_table",
            "fit_units_on_networks", "network_sums", "predict_latency", "unit_weight_mib"]

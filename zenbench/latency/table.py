@@ -29,7 +29,7 @@ from zenbench.latency.meta import (
     check_models,
 )
 from zenbench.latency.models import SMOOTHER_OFF, KindModel, ResidualSmoother, UnitModels, unit_model_candidates
-from zenbench.latency.units import FEATURES, SHAPE_COLUMNS, Padding
+from zenbench.latency.units import FEATURES, LEGACY_FEATURES, PLAIN_CORE, SHAPE_COLUMNS, Core, Padding, core_of
 
 #: settings that make two tables incomparable; a mismatch refuses to load unless forced
 CRITICAL_SETTINGS = ("backend", "precision", "batch")
@@ -62,26 +62,26 @@ class LatencyTable:
                 self.calibration = raw if isinstance(raw, Calibration) else Calibration.from_dict(raw)
         self.measured: dict[str, float] = dict(zip(self.rows["key"], self.rows["median_ms"], strict=True)) \
             if len(self.rows) else {}
-        if not self.models and len(self.rows) and set(FEATURES) <= set(self.rows.columns):
+        if not self.models and len(self.rows) and set(LEGACY_FEATURES) <= set(self.rows.columns):
             self.fit()  # unit tables; tables fitted from whole networks (nb201) carry their model in metadata
 
     def fit(self) -> None:
         """Fit every kind's model, with the channel padding whose models predict held-out units best."""
-        best = min(self.unit_candidates(), key=lambda c: c.unit_loo_mape)
-        self.use_models(best.block, best.models, best.smoother)
+        self.use_models(min(self.unit_candidates(), key=lambda c: c.unit_loo_mape))
 
     def unit_candidates(self) -> list[UnitModels]:
         """Every candidate padding's unit models (:func:`~zenbench.latency.models.unit_model_candidates`),
         fitted once per ``rows`` object: a profile chooses among them twice (by units, then by networks)."""
         if self._candidates is None or self._candidates[0] is not self.rows:
-            self._candidates = (self.rows, unit_model_candidates(self.rows))
+            self._candidates = (self.rows, unit_model_candidates(self.rows, self.host_core))
         return self._candidates[1]
 
-    def use_models(self, block: Padding, models: dict[str, KindModel], smoother: ResidualSmoother) -> None:
+    def use_models(self, candidate: UnitModels) -> None:
         """Predict with these unit models (one padding's, see ``zenbench.latency.models``) from now on."""
-        self.models = models
-        self.metadata["channel_block"] = list(block)
-        self.metadata["smoother"] = smoother.as_dict()
+        self.models = candidate.models
+        self.metadata["channel_block"] = list(candidate.block)
+        self.metadata["smoother"] = candidate.smoother.as_dict()
+        self.metadata["core"] = list(candidate.core)
         self.revision += 1
 
     @property
@@ -94,6 +94,18 @@ class LatencyTable:
     def smoother(self) -> ResidualSmoother:
         raw = self.metadata.get("smoother")
         return ResidualSmoother(**raw) if raw else SMOOTHER_OFF
+
+    @property
+    def core(self) -> Core:
+        """The core the unit models' features were counted on: stored with them, else the plain one (models
+        fitted before it was recorded do not use the features that depend on it)."""
+        raw = self.metadata.get("core")
+        return Core(*raw) if raw else PLAIN_CORE
+
+    @property
+    def host_core(self) -> Core:
+        """The core of the host that measured the rows, at the table's precision: what a fit counts on."""
+        return core_of(self.precision, self.metadata.get("environment") or {})
 
     @property
     def channel_block(self) -> Padding:

@@ -28,12 +28,43 @@ class Padding(NamedTuple):
         return Padding(*(int(v) for v in value))
 
 
+class Core(NamedTuple):
+    """What of one CPU core the features count in: activation elements one SIMD register holds (elementwise and
+    (de)quantising passes run over whole registers, so a tensor's channels count rounded up to it) and weight
+    elements the core's private cache holds (a unit whose weights exceed it streams the rest from the shared
+    cache at every tile of pixels; 0: not counted). See :func:`core_of`."""
+
+    vector: int = 1
+    cache_weights: int = 0
+
+
+PLAIN_CORE = Core()
+
+
+def core_of(precision: str, environment: dict[str, Any]) -> Core:
+    """A table's core: 64-byte registers on AVX-512 hosts, 32 on AVX ones, else 16; the L2 per core when the
+    table's environment recorded it (``l2_cache_mib``)."""
+    isa = set(environment.get("cpu_isa") or ())
+    register = 64 if "avx512f" in isa else 32 if isa & {"avx", "avx2"} else 16
+    element = BYTES_PER_ELEMENT.get(precision, 4)
+    l2 = environment.get("l2_cache_mib")
+    return Core(max(1, register // element), int(float(l2) * 2**20 / element) if l2 else 0)
+
+
 NO_PADDING = Padding(1, 1, 1)
 #: candidate paddings; widths are multiples of 8 already, so a tile of 8 would equal 1
 CHANNEL_BLOCKS = (NO_PADDING, Padding(16, 1, 1), Padding(16, 16, 16), Padding(32, 1, 1), Padding(32, 32, 32))
 #: columns that describe a unit's shape, from which its features are recomputed for any block
 SHAPE_COLUMNS = ("family", "shortcut", "in_channels", "mid_channels", "out_channels", "stride", "resolution")
-FEATURES = ("const", "dense_macs", "dw_macs", "act_elems", "weight_elems", "out_elems")
+#: the work a unit's latency is linear in; models stored before the last four read them as 0 (:data:`LEGACY_FEATURES`)
+FEATURES = ("const", "dense_macs", "dw_macs", "act_elems", "weight_elems", "out_elems",
+            "vector_elems", "im2col_elems", "narrow_macs", "spill_macs")
+LEGACY_FEATURES = FEATURES[:6]
+#: a dense conv with this many input or output channels or fewer runs a slower kernel path (int8: up to 35 %
+#: above the linear model at 8 channels, docs/int8.md); image planes (<= 4 channels) are the stem's and excluded
+NARROW_CHANNELS = 8
+#: bytes each weight or activation element takes at a precision
+BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 TIMING_COLUMNS = ("median_ms", "mean_ms", "min_ms", "p10_ms", "p90_ms", "iqr_ms", "cv", "runs", "noisy")
 CLASSIFIER_KIND = "classifier/gap-linear"
 
@@ -67,21 +98,30 @@ def padded(channels: int, block: int) -> int:
     return -(-channels // block) * block
 
 
-def unit_features(unit: Unit, resolution: int, batch: int,
-                  block: Padding | int = NO_PADDING) -> dict[str, float]:
-    """The work a unit does for one batch, which the per-kind model is linear in (channels padded to ``block``)."""
+def unit_features(unit: Unit, resolution: int, batch: int, block: Padding | int = NO_PADDING,
+                  core: Core = PLAIN_CORE) -> dict[str, float]:
+    """The work a unit does for one batch, which the per-kind model is linear in (channels padded to ``block``;
+    ``vector_elems`` and ``spill_macs`` counted on ``core``)."""
     pad = Padding.of(block)
-    totals = {"dense_macs": 0.0, "dw_macs": 0.0, "act_elems": 0.0, "weight_elems": 0.0}
+    totals = dict.fromkeys(("dense_macs", "dw_macs", "act_elems", "weight_elems", "vector_elems", "im2col_elems",
+                            "narrow_macs"), 0.0)
 
     def add(conv: Conv, res_in: int) -> int:
         res_out = (res_in - 1) // conv.stride + 1
+        pixels_in, pixels_out = res_in * res_in * batch, res_out * res_out * batch
         if conv.groups > 1:
             cin = cout = padded(conv.out_channels, pad.depthwise)
-            totals["dw_macs"] += cout * conv.kernel * conv.kernel * res_out * res_out * batch
+            totals["dw_macs"] += cout * conv.kernel * conv.kernel * pixels_out
         else:
             cin, cout = padded(conv.in_channels, pad.dense_in), padded(conv.out_channels, pad.dense_out)
-            totals["dense_macs"] += cout * cin * conv.kernel * conv.kernel * res_out * res_out * batch
-        totals["act_elems"] += (cin * res_in * res_in + cout * res_out * res_out) * batch
+            totals["dense_macs"] += cout * cin * conv.kernel * conv.kernel * pixels_out
+            if conv.kernel > 1:  # the input unrolled into columns before the matrix product
+                totals["im2col_elems"] += conv.in_channels * conv.kernel * conv.kernel * pixels_out
+            if 4 < conv.in_channels and min(conv.in_channels, conv.out_channels) <= NARROW_CHANNELS:
+                totals["narrow_macs"] += conv.macs(res_in) * batch
+        totals["act_elems"] += cin * pixels_in + cout * pixels_out
+        totals["vector_elems"] += (padded(conv.in_channels, core.vector) * pixels_in
+                                   + padded(conv.out_channels, core.vector) * pixels_out)
         totals["weight_elems"] += conv.params
         return res_out
 
@@ -91,27 +131,39 @@ def unit_features(unit: Unit, resolution: int, batch: int,
             res = add(layer, res)
     if unit.shortcut is Shortcut.PROJECTION:
         add(unit.projection_conv(), resolution)  # reads the unit's input
-    return {"const": 1.0, **totals, "out_elems": float(padded(unit.out_channels, pad.dense_out) * res * res * batch)}
+    out = {"const": 1.0, **totals, "out_elems": float(padded(unit.out_channels, pad.dense_out) * res * res * batch)}
+    return {**out, "spill_macs": _spilled(out, core)}
+
+
+def _spilled(features: dict[str, float], core: Core) -> float:
+    """MACs whose weights lie beyond the core's cache: every MAC times the share of the weights that do not fit."""
+    weights = features["weight_elems"]
+    if not core.cache_weights or weights <= core.cache_weights:
+        return 0.0
+    return (features["dense_macs"] + features["dw_macs"]) * (1.0 - core.cache_weights / weights)
 
 
 def classifier_features(channels: int, num_classes: int, resolution: int, batch: int,
-                        block: Padding | int = NO_PADDING) -> dict[str, float]:
-    """The classifier's work, in the same features as a unit's."""
+                        block: Padding | int = NO_PADDING, core: Core = PLAIN_CORE) -> dict[str, float]:
+    """The classifier's work, in the same features as a unit's (its pooling pass reads whole registers)."""
     pad = Padding.of(block)
-    channels, outputs = padded(channels, pad.dense_in), padded(num_classes, pad.dense_out)
-    return {"const": 1.0, "dense_macs": float(channels * outputs * batch), "dw_macs": 0.0,
-            "act_elems": float(channels * resolution * resolution * batch), "weight_elems": float(channels * num_classes),
-            "out_elems": float(outputs * batch)}
+    inputs, outputs = padded(channels, pad.dense_in), padded(num_classes, pad.dense_out)
+    out = {"const": 1.0, "dense_macs": float(inputs * outputs * batch), "dw_macs": 0.0,
+           "act_elems": float(inputs * resolution * resolution * batch), "weight_elems": float(channels * num_classes),
+           "out_elems": float(outputs * batch),
+           "vector_elems": float(padded(channels, core.vector) * resolution * resolution * batch),
+           "im2col_elems": 0.0, "narrow_macs": 0.0}
+    return {**out, "spill_macs": _spilled(out, core)}
 
 
-def row_features(row: dict[str, Any], block: Padding | int) -> dict[str, float]:
-    """A table row's features recomputed from its shape with channels padded to ``block``."""
+def row_features(row: dict[str, Any], block: Padding | int, core: Core = PLAIN_CORE) -> dict[str, float]:
+    """A table row's features recomputed from its shape with channels padded to ``block``, on ``core``."""
     from zenbench.space.blocks import BLOCKS
 
     batch, resolution = int(row.get("batch", 1)), int(row["resolution"])
     if row["family"] == "classifier":
-        return classifier_features(int(row["in_channels"]), int(row["out_channels"]), resolution, batch, block)
+        return classifier_features(int(row["in_channels"]), int(row["out_channels"]), resolution, batch, block, core)
     unit = BLOCKS.get(row["family"]).make_unit(int(row["in_channels"]), int(row["mid_channels"]),
                                                int(row["out_channels"]), int(row["stride"]),
                                                row["shortcut"] != Shortcut.IDENTITY.value)
-    return unit_features(unit, resolution, batch, block)
+    return unit_features(unit, resolution, batch, block, core)
