@@ -24,6 +24,8 @@ def test_a_core_counts_registers_and_cache_in_elements_of_the_tables_precision()
     assert core_of("fp32", AVX512) == Core(16, 2**19)
     assert core_of("fp32", {"cpu_isa": ["avx2"]}) == Core(8, 0)  # no L2 recorded: spills are not counted
     assert core_of("fp16", {}) == Core(8, 0)
+    for damaged in (-2.0, float("nan"), float("inf"), "2M", True):  # an environment written by hand
+        assert core_of("int8", {**AVX512, "l2_cache_mib": damaged}).cache_weights == 0
 
 
 def test_im2col_and_narrow_work_count_only_the_convs_that_do_them() -> None:
@@ -62,6 +64,29 @@ def test_models_stored_before_the_core_features_load_with_them_at_zero() -> None
     assert set(model.coefficients) == set(FEATURES) and model.coefficients["spill_macs"] == 0.0
     with pytest.raises(ValueError, match="needs a number"):
         check_models({"k": {**legacy, "coefficients": {**legacy["coefficients"], "shadow_macs": 1.0}}})
+    with pytest.raises(ValueError, match="needs a number"):  # some of the new features but not all
+        check_models({"k": {**legacy, "coefficients": {**legacy["coefficients"], "spill_macs": 1.0}}})
+    counted = {**legacy, "coefficients": {**dict.fromkeys(FEATURES, 0.0), "vector_elems": 1e-9}}
+    assert check_models({"k": counted}, Core(64, 0))["k"].coefficients["vector_elems"] == 1e-9
+    with pytest.raises(ValueError, match="records no core"):
+        check_models({"k": counted})
+
+
+@pytest.mark.parametrize("core", [[64], [0, 5], [64, -1], [64.0, 5], "x", None])
+def test_a_damaged_or_missing_core_refuses_the_table_in_one_line(tmp_path, core) -> None:
+    from zenbench.latency.meta import TableError
+
+    table = LatencyTable(_synthetic_rows(penalty=0.0), {"device": {"batch": 1, "precision": "int8"},
+                                                         "environment": AVX512})
+    next(iter(table.models.values())).coefficients["vector_elems"] = 1e-9  # a model that counts on the core
+    if core is None:
+        del table.metadata["core"]
+    else:
+        table.metadata["core"] = core
+    table.save(tmp_path / "t.parquet")
+    with pytest.raises(TableError, match=r"damaged: its (core|model)") as error:
+        LatencyTable.load(tmp_path / "t.parquet")
+    assert "\n" not in str(error.value)
 
 
 def _synthetic_rows(penalty: float) -> pd.DataFrame:

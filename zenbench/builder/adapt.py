@@ -206,7 +206,7 @@ def adapted_table(source: LatencyTable, path: Path, profile: DeviceProfile, netw
             "adaptation": {**record, **adaptation.as_dict(),
                            "source": {"path": str(path), "device": src_device.get("device"),
                                       "backend": src_device.get("backend"), "created": source.metadata.get("created"),
-                                      "host": {k: src_env.get(k) for k in ("host", "cpu", "cpu_isa",
+                                      "host": {k: src_env.get(k) for k in ("host", "cpu", "cpu_isa", "l2_cache_mib",
                                                                            "last_level_cache_mib", "cpu_count")},
                                       "calibration": source.calibration.as_dict() if source.calibration else None}}}
     return LatencyTable(source.rows, meta, dict(source.models), adaptation.calibration)

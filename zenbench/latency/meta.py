@@ -16,7 +16,7 @@ from typing import Any
 from zenbench.errors import ZenbenchError
 from zenbench.latency.calibration import Calibration
 from zenbench.latency.models import SMOOTHER_OFF, KindModel, ResidualSmoother
-from zenbench.latency.units import FEATURES, LEGACY_FEATURES, Core, Padding
+from zenbench.latency.units import CORE_FEATURES, FEATURES, LEGACY_FEATURES, Core, Padding
 
 #: the table format this version writes; it reads every format up to it
 FORMAT = 2
@@ -83,8 +83,10 @@ def _object(meta: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-def check_models(raw: Any) -> dict[str, KindModel]:
-    """The stored per-kind unit models; ``ValueError`` naming the first bad one."""
+def check_models(raw: Any, core: Core | None = None) -> dict[str, KindModel]:
+    """The stored per-kind unit models; ``ValueError`` naming the first bad one. Models fitted before the
+    core-dependent features have the six legacy coefficients; models with all of them need the ``core``
+    they were counted on, or they would predict on another one."""
     if not isinstance(raw, Mapping):
         raise ValueError(f"its 'models' metadata is a {type(raw).__name__}, not an object")
     fields = set(KindModel.__dataclass_fields__)
@@ -94,9 +96,12 @@ def check_models(raw: Any) -> dict[str, KindModel]:
             keys = sorted(value) if isinstance(value, Mapping) else type(value).__name__
             raise ValueError(f"its model of {kind!r} has keys {keys}, expected {sorted(fields)}")
         coefficients = value["coefficients"]
-        if not isinstance(coefficients, Mapping) or not set(LEGACY_FEATURES) <= set(coefficients) <= set(FEATURES) \
+        if not isinstance(coefficients, Mapping) or set(coefficients) not in (set(LEGACY_FEATURES), set(FEATURES)) \
                 or not all(_is_number(v) for v in coefficients.values()):
             raise ValueError(f"its model of {kind!r} needs a number for each of {', '.join(FEATURES)}")
+        if core is None and any(coefficients.get(f) for f in CORE_FEATURES):
+            raise ValueError(f"its model of {kind!r} counts {', '.join(CORE_FEATURES)} but the table records no "
+                             f"core to count them on")
         coefficients = {f: coefficients.get(f, 0.0) for f in FEATURES}  # models fitted before a feature existed
         if not isinstance(value["n"], int) or isinstance(value["n"], bool) or value["kind"] != kind or not all(
                 isinstance(value[k], (int, float)) and not isinstance(value[k], bool)

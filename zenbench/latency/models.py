@@ -173,7 +173,8 @@ def unit_model_candidates(rows: pd.DataFrame, core: Core = PLAIN_CORE) -> list[U
             smoother = SMOOTHER_OFF
             scored = [(m.loo_mape, m.n) for m in models.values() if not np.isnan(m.loo_mape)]
             error = sum(e * n for e, n in scored) / max(1, sum(n for _, n in scored))
-        candidates.append(UnitModels(block, models, smoother, error, core))
+        # rows without shapes are fitted on the features they were stored with, counted on the plain core
+        candidates.append(UnitModels(block, models, smoother, error, core if has_shapes else PLAIN_CORE))
     return candidates
 
 

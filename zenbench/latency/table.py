@@ -52,8 +52,8 @@ class LatencyTable:
     revision: int = field(default=0, init=False)
     #: the shared :class:`~zenbench.latency.predictor.Predictor` that ``predict_latency(spec, table)`` uses
     _predictor: Any = field(default=None, init=False, repr=False)
-    #: (the rows they were fitted to, every padding's unit models), see :meth:`unit_candidates`
-    _candidates: tuple[pd.DataFrame, list[UnitModels]] | None = field(default=None, init=False, repr=False)
+    #: (the rows they were fitted to, the core they counted on, every padding's unit models), see :meth:`unit_candidates`
+    _candidates: tuple[pd.DataFrame, Core, list[UnitModels]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if "calibration" in self.metadata:  # metadata written by hand or by an older caller
@@ -72,9 +72,10 @@ class LatencyTable:
     def unit_candidates(self) -> list[UnitModels]:
         """Every candidate padding's unit models (:func:`~zenbench.latency.models.unit_model_candidates`),
         fitted once per ``rows`` object: a profile chooses among them twice (by units, then by networks)."""
-        if self._candidates is None or self._candidates[0] is not self.rows:
-            self._candidates = (self.rows, unit_model_candidates(self.rows, self.host_core))
-        return self._candidates[1]
+        core = self.host_core
+        if self._candidates is None or self._candidates[0] is not self.rows or self._candidates[1] != core:
+            self._candidates = (self.rows, core, unit_model_candidates(self.rows, core))
+        return self._candidates[2]
 
     def use_models(self, candidate: UnitModels) -> None:
         """Predict with these unit models (one padding's, see ``zenbench.latency.models``) from now on."""
@@ -183,7 +184,7 @@ class LatencyTable:
         try:
             meta = json.loads(raw)
             checked = check_metadata(meta)
-            models = check_models(meta.pop("models", {}))
+            models = check_models(meta.pop("models", {}), checked.core)
             rows = table.to_pandas()
             check_rows(rows, signed="nb201_model" in meta)
         except (ValueError, TypeError, AttributeError) as error:

@@ -8,6 +8,7 @@ and which tiles a device uses is chosen per table from its measurements (see doc
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 from zenbench.space.units import Conv, Shortcut, Unit
@@ -48,7 +49,9 @@ def core_of(precision: str, environment: dict[str, Any]) -> Core:
     register = 64 if "avx512f" in isa else 32 if isa & {"avx", "avx2"} else 16
     element = BYTES_PER_ELEMENT.get(precision, 4)
     l2 = environment.get("l2_cache_mib")
-    return Core(max(1, register // element), int(float(l2) * 2**20 / element) if l2 else 0)
+    known = isinstance(l2, (int, float)) and not isinstance(l2, bool) and math.isfinite(l2) and l2 > 0
+    cached = int(l2 * 2**20 / element) if known else 0
+    return Core(max(1, register // element), cached)
 
 
 NO_PADDING = Padding(1, 1, 1)
@@ -60,6 +63,8 @@ SHAPE_COLUMNS = ("family", "shortcut", "in_channels", "mid_channels", "out_chann
 FEATURES = ("const", "dense_macs", "dw_macs", "act_elems", "weight_elems", "out_elems",
             "vector_elems", "im2col_elems", "narrow_macs", "spill_macs")
 LEGACY_FEATURES = FEATURES[:6]
+#: the features whose count depends on the table's :class:`Core`
+CORE_FEATURES = ("vector_elems", "spill_macs")
 #: a dense conv with this many input or output channels or fewer runs a slower kernel path (int8: up to 35 %
 #: above the linear model at 8 channels, docs/int8.md); image planes (<= 4 channels) are the stem's and excluded
 NARROW_CHANNELS = 8
