@@ -65,7 +65,7 @@ FEATURES = ("const", "dense_macs", "dw_macs", "act_elems", "weight_elems", "out_
 LEGACY_FEATURES = FEATURES[:6]
 #: the features whose count depends on the table's :class:`Core`
 CORE_FEATURES = ("vector_elems", "spill_macs")
-#: a dense conv with this many input or output channels or fewer runs a slower kernel path (int8: up to 35 %
+#: a dense conv with this many input or output channels or fewer runs a slower kernel path (int8: about 20 %
 #: above the linear model at 8 channels, docs/int8.md); image planes (<= 4 channels) are the stem's and excluded
 NARROW_CHANNELS = 8
 #: bytes each weight or activation element takes at a precision
@@ -108,36 +108,37 @@ def unit_features(unit: Unit, resolution: int, batch: int, block: Padding | int 
     """The work a unit does for one batch, which the per-kind model is linear in (channels padded to ``block``;
     ``vector_elems`` and ``spill_macs`` counted on ``core``)."""
     pad = Padding.of(block)
-    totals = dict.fromkeys(("dense_macs", "dw_macs", "act_elems", "weight_elems", "vector_elems", "im2col_elems",
-                            "narrow_macs"), 0.0)
-
-    def add(conv: Conv, res_in: int) -> int:
+    vector = core.vector
+    convs, res = [], resolution
+    for layer in unit.layers:
+        if isinstance(layer, Conv):
+            convs.append((layer, res))
+            res = (res - 1) // layer.stride + 1
+    if unit.shortcut is Shortcut.PROJECTION:
+        convs.append((unit.projection_conv(), resolution))  # reads the unit's input
+    dense = dw = act = weights = vectors = im2col = narrow = 0.0
+    for conv, res_in in convs:  # local sums, not a dict: this runs for every unit a search predicts
+        k2, in_ch, out_ch = conv.kernel * conv.kernel, conv.in_channels, conv.out_channels
         res_out = (res_in - 1) // conv.stride + 1
         pixels_in, pixels_out = res_in * res_in * batch, res_out * res_out * batch
         if conv.groups > 1:
-            cin = cout = padded(conv.out_channels, pad.depthwise)
-            totals["dw_macs"] += cout * conv.kernel * conv.kernel * pixels_out
+            cin = cout = padded(out_ch, pad.depthwise)
+            dw += cout * k2 * pixels_out
         else:
-            cin, cout = padded(conv.in_channels, pad.dense_in), padded(conv.out_channels, pad.dense_out)
-            totals["dense_macs"] += cout * cin * conv.kernel * conv.kernel * pixels_out
-            if conv.kernel > 1:  # the input unrolled into columns before the matrix product
-                totals["im2col_elems"] += conv.in_channels * conv.kernel * conv.kernel * pixels_out
-            if 4 < conv.in_channels and min(conv.in_channels, conv.out_channels) <= NARROW_CHANNELS:
-                totals["narrow_macs"] += conv.macs(res_in) * batch
-        totals["act_elems"] += cin * pixels_in + cout * pixels_out
-        totals["vector_elems"] += (padded(conv.in_channels, core.vector) * pixels_in
-                                   + padded(conv.out_channels, core.vector) * pixels_out)
-        totals["weight_elems"] += conv.params
-        return res_out
-
-    res = resolution
-    for layer in unit.layers:
-        if isinstance(layer, Conv):
-            res = add(layer, res)
-    if unit.shortcut is Shortcut.PROJECTION:
-        add(unit.projection_conv(), resolution)  # reads the unit's input
-    out = {"const": 1.0, **totals, "out_elems": float(padded(unit.out_channels, pad.dense_out) * res * res * batch)}
-    return {**out, "spill_macs": _spilled(out, core)}
+            cin, cout = padded(in_ch, pad.dense_in), padded(out_ch, pad.dense_out)
+            dense += cout * cin * k2 * pixels_out
+            if k2 > 1:  # the input unrolled into columns before the matrix product
+                im2col += in_ch * k2 * pixels_out
+            if 4 < in_ch and min(in_ch, out_ch) <= NARROW_CHANNELS:
+                narrow += in_ch * out_ch * k2 * pixels_out
+        act += cin * pixels_in + cout * pixels_out
+        vectors += padded(in_ch, vector) * pixels_in + padded(out_ch, vector) * pixels_out
+        weights += conv.params
+    out = {"const": 1.0, "dense_macs": dense, "dw_macs": dw, "act_elems": act, "weight_elems": weights,
+           "vector_elems": vectors, "im2col_elems": im2col, "narrow_macs": narrow,
+           "out_elems": float(padded(unit.out_channels, pad.dense_out) * res * res * batch)}
+    out["spill_macs"] = _spilled(out, core)
+    return out
 
 
 def _spilled(features: dict[str, float], core: Core) -> float:
@@ -158,7 +159,8 @@ def classifier_features(channels: int, num_classes: int, resolution: int, batch:
            "out_elems": float(outputs * batch),
            "vector_elems": float(padded(channels, core.vector) * resolution * resolution * batch),
            "im2col_elems": 0.0, "narrow_macs": 0.0}
-    return {**out, "spill_macs": _spilled(out, core)}
+    out["spill_macs"] = _spilled(out, core)
+    return out
 
 
 def row_features(row: dict[str, Any], block: Padding | int, core: Core = PLAIN_CORE) -> dict[str, float]:
